@@ -1,0 +1,184 @@
+"""Dataset files: local mirrors first, then downloads with pooch; every file checked by sha256.
+
+Sources, in order:
+1. the cache (``$D2L_DATA_DIR``, default ``~/.cache/d2lutils``), if the file there has the right hash;
+2. local mirror folders, read in place: the book's own ``data/`` folder (in a clone) and every folder
+   in ``$D2L_DATA_MIRROR`` (separated by ``os.pathsep``);
+3. downloads into the cache: the upstream URLs, then the book's repository as a mirror.
+A download goes to a temporary file and is moved into place only after its hash matched,
+so a truncated or corrupt file is never left in the cache.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+import warnings
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets.
+    warnings.simplefilter("ignore")
+    import pooch
+
+from .registry import REGISTRY_ENTRIES
+
+# The book's repository; its data/ folder is the last download mirror.
+BOOK_REPO_RAW = "https://raw.githubusercontent.com/d2l-zh-exec/d2l-zh-exec/main/data"
+_BOOK_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_DONE_MARKER = ".d2l-extracted"
+
+pooch.get_logger().setLevel("WARNING")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    sha256: str
+    urls: tuple[str, ...]
+    licence: str
+
+
+REGISTRY: dict[str, Entry] = {
+    name: Entry(name, sha, urls + (f"{BOOK_REPO_RAW}/{name}",), lic)
+    for name, (sha, urls, lic) in REGISTRY_ENTRIES.items()
+}
+
+
+class DataUnavailableError(RuntimeError):
+    """No source could provide a valid copy of a dataset file."""
+
+
+def cache_dir() -> Path:
+    """Where downloaded and extracted files live (``$D2L_DATA_DIR``)."""
+    env = os.environ.get("D2L_DATA_DIR")
+    return Path(env).expanduser() if env else Path(pooch.os_cache("d2lutils"))
+
+
+def local_mirrors() -> list[Path]:
+    """Folders that may hold the files already: the book's ``data/`` and ``$D2L_DATA_MIRROR``."""
+    dirs = [Path(p).expanduser() for p in os.environ.get("D2L_DATA_MIRROR", "").split(os.pathsep) if p]
+    if _BOOK_DATA_DIR.is_dir():
+        dirs.insert(0, _BOOK_DATA_DIR)
+    return dirs
+
+
+@lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return pooch.file_hash(path, alg="sha256")
+
+
+def _has_hash(path: Path, sha256: str) -> bool:
+    st = path.stat()
+    return _sha256(str(path), st.st_size, st.st_mtime_ns) == sha256
+
+
+def _progress_default() -> bool:
+    if os.environ.get("D2L_PROGRESS") is not None:
+        return os.environ["D2L_PROGRESS"] not in ("", "0", "false", "no")
+    return not os.environ.get("CI")
+
+
+def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) -> Path:
+    """Return a local path to the dataset file ``name`` (a key of ``REGISTRY``), with a verified sha256."""
+    if name not in REGISTRY:
+        raise KeyError(f"未登记的数据文件 {name!r}（unknown dataset file）。已登记：{', '.join(sorted(REGISTRY))}")
+    entry = REGISTRY[name]
+    tried: list[str] = []
+
+    cached = cache_dir() / name
+    if cached.is_file():
+        if _has_hash(cached, entry.sha256):
+            return cached
+        cached.unlink(missing_ok=True)  # never keep a file that fails its check
+        tried.append(f"{cached}: 校验和不符，已删除 (sha256 mismatch, removed)")
+
+    for folder in local_mirrors():
+        path = folder / name
+        if not path.is_file():
+            tried.append(f"{path}: 不存在 (not found)")
+        elif _has_hash(path, entry.sha256):
+            return path
+        else:
+            tried.append(f"{path}: 校验和不符，已跳过 (sha256 mismatch, skipped)")
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    show = _progress_default() if progress is None else progress
+    for url in entry.urls:
+        try:
+            got = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=cached.name,
+                                 path=cached.parent, progressbar=show,
+                                 downloader=pooch.HTTPDownloader(progressbar=show, timeout=timeout))
+            return Path(got)
+        except Exception as err:  # noqa: BLE001 - every failure is reported below
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            tried.append(f"{url}: {type(err).__name__}: {reason[:200]}")
+
+    lines = "\n  - ".join(tried)
+    raise DataUnavailableError(
+        f"无法获得数据文件 {name}（sha256 {entry.sha256[:12]}…）。\n"
+        f"Could not get dataset file {name}. Sources tried:\n  - {lines}\n"
+        f"怎么办 / what to do: 联网后重试；或把原始文件放到 {cached}，"
+        f"或放进某个目录并设置 D2L_DATA_MIRROR=<该目录>（目录内路径为 {name}）。"
+        f" Retry with network access, or put the original file at {cached}, or in a folder "
+        f"named by D2L_DATA_MIRROR (as <folder>/{name}).")
+
+
+def _check_member(member: str) -> None:
+    p = PurePosixPath(member.replace("\\", "/"))
+    if p.is_absolute() or member.startswith(("/", "\\")) or ".." in p.parts or (p.parts and ":" in p.parts[0]):
+        raise ValueError(f"拒绝解压不安全的路径 {member!r}（unsafe archive member: absolute or '..'）")
+
+
+def extract(name: str) -> Path:
+    """Unpack the archive ``name`` (zip or tar) once into the cache and return the folder.
+
+    Members with absolute paths or ``..`` are rejected before anything is written. The
+    archive is unpacked into a temporary folder that is renamed into place only when complete.
+    """
+    archive = fetch(name)
+    entry = REGISTRY[name]
+    base = PurePosixPath(name).name
+    for suffix in (".zip", ".tar.gz", ".tgz", ".tar"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    dest = cache_dir() / "extracted" / base
+    marker = dest / _DONE_MARKER
+    if marker.is_file() and marker.read_text() == entry.sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{base}-", dir=dest.parent))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    _check_member(info.filename)
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                for info in tf.getmembers():
+                    _check_member(info.name)
+                    if info.issym() or info.islnk():
+                        raise ValueError(f"拒绝解压链接 {info.name!r}（links are not extracted）")
+                tf.extractall(tmp)
+        else:
+            raise ValueError(f"{archive} 不是 zip 或 tar 文件（not a zip or tar archive）")
+        (tmp / _DONE_MARKER).write_text(entry.sha256)
+        if dest.exists():
+            shutil.rmtree(dest, ignore_errors=True)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            # Another process finished first; keep its (identical) result.
+            if not (marker.is_file() and marker.read_text() == entry.sha256):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest

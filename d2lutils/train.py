@@ -1,0 +1,238 @@
+"""Training loops of chapters 3 and 6 (``train_ch3``, ``train_ch6``) and their metrics.
+
+Running sums stay on the device (no ``.item()`` per batch); each epoch reads them once.
+The trainers return a ``History`` and print one fixed summary line, e.g.
+``训练损失 0.469, 训练精度 0.823, 测试精度 0.779`` and ``12345.6 样本/秒 (cuda:0)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+import torch
+from torch import nn
+
+from .device import try_gpu
+from .mnist import get_fashion_mnist_labels
+from .plotting import Animator, show_images
+from .utils import Timer
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a training run."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    examples_per_sec: float = 0.0
+    seconds: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def final(self) -> dict[str, float]:
+        return {"train_loss": self.train_loss[-1], "train_acc": self.train_acc[-1],
+                "test_acc": self.test_acc[-1]}
+
+    def summary(self) -> str:
+        return (f"训练损失 {self.train_loss[-1]:.3f}, 训练精度 {self.train_acc[-1]:.3f}, "
+                f"测试精度 {self.test_acc[-1]:.3f}")
+
+
+def _progress_enabled(progress: Optional[bool]) -> bool:
+    if progress is not None:
+        return progress
+    env = os.environ.get("D2L_PROGRESS")
+    if env is not None:
+        return env not in ("", "0", "false", "no")
+    return False
+
+
+def _batches(data_iter: Iterable, progress: bool, desc: str):
+    if not progress:
+        return data_iter
+    from tqdm.auto import tqdm
+    return tqdm(data_iter, desc=desc, leave=False)
+
+
+def _correct(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if y_hat.dim() > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(dim=1)
+    return (y_hat.type(y.dtype) == y).sum()
+
+
+def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
+    """Number of correct predictions (d2l's ``accuracy``; divide by ``len(y)`` for a rate)."""
+    return float(_correct(y_hat, y))
+
+
+def _device_of(net) -> Optional[torch.device]:
+    if isinstance(net, nn.Module):
+        p = next(net.parameters(), None)
+        return p.device if p is not None else None
+    return None
+
+
+def evaluate_accuracy(net, data_iter, device: Optional[torch.device] = None) -> float:
+    """Accuracy of ``net`` on a dataset (works for modules and plain functions)."""
+    if isinstance(net, nn.Module):
+        was_training = net.training
+        net.eval()
+    device = device or _device_of(net)
+    correct, total = 0, 0
+    with torch.no_grad():
+        for X, y in data_iter:
+            if device is not None:
+                X, y = X.to(device), y.to(device)
+            correct = correct + _correct(net(X), y)
+            total += y.numel()
+    if isinstance(net, nn.Module):
+        net.train(was_training)
+    return float(correct) / max(total, 1)
+
+
+evaluate_accuracy_gpu = evaluate_accuracy
+
+
+def evaluate_loss(net, data_iter, loss) -> float:
+    """Average loss of ``net`` on a dataset (``loss`` may reduce or not)."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for X, y in data_iter:
+            out = net(X)
+            l = loss(out, y.reshape(out.shape) if out.shape != y.shape and out.numel() == y.numel() else y)
+            total += float(l.sum()) if l.dim() else float(l) * len(y)
+            count += len(y)
+    return total / max(count, 1)
+
+
+def train_epoch_ch3(net, train_iter, loss, updater, progress: bool = False) -> tuple[float, float]:
+    """One epoch; ``updater`` is a torch optimizer or ``f(batch_size)``. Returns (mean loss, accuracy)."""
+    if isinstance(net, nn.Module):
+        net.train()
+    loss_sum = correct = 0
+    n = 0
+    for X, y in _batches(train_iter, progress, "batches"):
+        y_hat = net(X)
+        l = loss(y_hat, y)
+        if isinstance(updater, torch.optim.Optimizer):
+            updater.zero_grad()
+            l.mean().backward()
+            updater.step()
+        else:
+            (l.sum() if l.dim() else l * len(y)).backward()
+            updater(X.shape[0])
+        loss_sum = loss_sum + (l.detach().sum() if l.dim() else l.detach() * len(y))
+        correct = correct + _correct(y_hat.detach(), y)
+        n += len(y)
+    return float(loss_sum) / n, float(correct) / n
+
+
+def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
+              animate: bool = True, progress: Optional[bool] = None) -> History:
+    """Train a model of chapter 3 (softmax regression, MLP); returns the History and prints a summary."""
+    history = History()
+    animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
+                        legend=["train loss", "train acc", "test acc"]) if animate else None
+    timer = Timer()
+    n_seen = 0
+    for epoch in range(num_epochs):
+        timer.start()
+        train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater,
+                                                _progress_enabled(progress))
+        timer.stop()
+        n_seen += getattr(train_iter, "num_examples", 0) if not getattr(train_iter, "max_batches", None) \
+            else min(train_iter.num_examples, train_iter.max_batches * train_iter.batch_size)
+        test_acc = evaluate_accuracy(net, test_iter)
+        history.train_loss.append(train_loss)
+        history.train_acc.append(train_acc)
+        history.test_acc.append(test_acc)
+        if animator:
+            animator.add(epoch + 1, (train_loss, train_acc, test_acc))
+    history.seconds = timer.sum()
+    history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
+    history.device = str(_device_of(net) or "cpu")
+    print(history.summary())
+    return history
+
+
+def predict_ch3(net, test_iter, n: int = 6):
+    """Show the first ``n`` test images with true and predicted labels; returns the predictions."""
+    X, y = next(iter(test_iter))
+    with torch.no_grad():
+        preds = net(X).argmax(dim=1)
+    trues = get_fashion_mnist_labels(y)
+    predicted = get_fashion_mnist_labels(preds)
+    titles = [f"{t}\n{p}" for t, p in zip(trues, predicted)]
+    show_images(X[:n].reshape((n, X.shape[-2], X.shape[-1])).cpu(), 1, n, titles=titles[:n])
+    return preds[:n]
+
+
+def _init_xavier(m: nn.Module) -> None:
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        nn.init.xavier_uniform_(m.weight)
+
+
+def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
+              device: Optional[torch.device] = None, *, init: Optional[Callable] = _init_xavier,
+              optimizer: Optional[torch.optim.Optimizer] = None, amp: bool = False,
+              channels_last: bool = False, animate: bool = True,
+              progress: Optional[bool] = None) -> History:
+    """Train a CNN on ``device`` (default ``try_gpu()``) with SGD and cross-entropy.
+
+    ``amp=True`` uses bf16 autocast on CUDA (ignored on the CPU); ``channels_last=True`` stores the
+    model and the inputs in NHWC order. Returns the History, prints metrics and examples/sec.
+    """
+    device = torch.device(device) if device is not None else try_gpu()
+    if init is not None:
+        net.apply(init)
+    net.to(device)
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    use_amp = amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    history = History(device=str(device))
+    animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
+                        legend=["train loss", "train acc", "test acc"]) if animate else None
+    timer = Timer()
+    n_seen = 0
+    show = _progress_enabled(progress)
+    for epoch in range(num_epochs):
+        net.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        n = 0
+        timer.start()
+        for X, y in _batches(train_iter, show, f"epoch {epoch + 1}"):
+            X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if channels_last:
+                X = X.contiguous(memory_format=torch.channels_last)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast():
+                y_hat = net(X)
+                l = loss_fn(y_hat, y)
+            l.backward()
+            optimizer.step()
+            loss_sum += l.detach().float() * len(y)
+            correct += _correct(y_hat.detach(), y)
+            n += len(y)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        timer.stop()
+        n_seen += n
+        with autocast():
+            test_acc = evaluate_accuracy(net, test_iter, device)
+        history.train_loss.append(float(loss_sum) / n)
+        history.train_acc.append(float(correct) / n)
+        history.test_acc.append(test_acc)
+        if animator:
+            animator.add(epoch + 1, (history.train_loss[-1], history.train_acc[-1], test_acc))
+    history.seconds = timer.sum()
+    history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
+    print(history.summary())
+    print(f"{history.examples_per_sec:.1f} 样本/秒 ({device})")
+    return history

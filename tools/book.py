@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""The book's pipeline: execute sections with papermill, record outputs, build the HTML.
+
+    python tools/book.py run [--all] [--profile auto|quick|full] [SECTION ...]
+    python tools/book.py html            # status page + jupyter-book build (renders recorded outputs)
+    python tools/book.py build [--all] [--profile P]   # run, then html
+    python tools/book.py status          # only (re)write chapters/status.md
+    python tools/book.py list            # sections in _toc.yml order
+
+A section is ``chapters/<part>/<name>.md`` (the source people edit). ``run`` converts it with
+jupytext, executes it with papermill (profile via $D2L_PROFILE, cwd = the chapter folder) and
+writes the executed notebook to ``<name>.ipynb`` beside it, with profile, device, durations and
+final metrics in ``metadata.d2l``. Without ``--all`` only sections whose ``.md`` changed since
+their last recorded run are executed. A failing cell fails the run and names the section; the
+old ``.ipynb`` is then left untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the book's own d2lutils, even without installing it
+
+SETUP_RE = re.compile(r"运行配置：profile=(\w+), device=([\w:]+), torch=(\S+)")
+METRIC_RE = re.compile(r"训练损失 ([\d.]+), 训练精度 ([\d.]+), 测试精度 ([\d.]+)")
+SPEED_RE = re.compile(r"([\d.]+) 样本/秒 \(([\w:]+)\)")
+
+
+def toc_sections() -> list[Path]:
+    """Section sources (.md with a paired notebook) listed in _toc.yml, in reading order."""
+    import yaml
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(toc.get("parts", toc))
+    out = []
+    for f in files:
+        md = ROOT / (f if f.endswith(".md") else f + ".md")
+        if md.parent.parent.name == "chapters":  # chapters/<part>/<section>.md
+            out.append(md)
+    return out
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def resolve(spec: str) -> Path:
+    p = Path(spec)
+    if not p.is_absolute():
+        p = (Path.cwd() / p) if (Path.cwd() / p).exists() else ROOT / p
+    if p.suffix == ".ipynb":
+        p = p.with_suffix(".md")
+    if p.suffix != ".md":
+        p = p.with_suffix(".md")
+    if not p.is_file():
+        matches = [s for s in toc_sections() if s.stem == spec]
+        if len(matches) == 1:
+            return matches[0]
+        raise SystemExit(f"找不到章节 {spec!r}（section not found; give chapters/<part>/<name>.md）")
+    return p.resolve()
+
+
+def notebook_text(cells) -> str:
+    parts = []
+    for c in cells:
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream":
+                parts.append(o.get("text", ""))
+            elif "data" in o and "text/plain" in o["data"]:
+                parts.append(o["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+def read_run_facts(nb) -> dict:
+    """Profile, device and final metrics, read back from what the notebook printed."""
+    text = notebook_text(nb.cells)
+    facts: dict = {}
+    m = SETUP_RE.search(text)
+    if m:
+        facts.update(profile=m.group(1), device=m.group(2), torch=m.group(3))
+    metrics = METRIC_RE.findall(text)
+    if metrics:
+        last = metrics[-1]
+        facts["metrics"] = {"train_loss": float(last[0]), "train_acc": float(last[1]),
+                            "test_acc": float(last[2])}
+    speeds = SPEED_RE.findall(text)
+    if speeds:
+        facts.setdefault("metrics", {})["examples_per_sec"] = float(speeds[-1][0])
+    return facts
+
+
+def clean_cell_metadata(nb) -> None:
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        pm = cell.metadata.pop("papermill", None)
+        if cell.cell_type == "code" and pm is not None:
+            cell.metadata["papermill"] = {"duration": round(pm.get("duration") or 0.0, 3)}
+        if not cell.metadata.get("tags", True):
+            cell.metadata.pop("tags")
+
+
+def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
+    """Execute one section; on success write the paired .ipynb. Returns (ok, message)."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = jupytext.read(md)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
+    nb.metadata["jupytext"].pop("text_representation", None)
+    env_backup = {k: os.environ.get(k) for k in ("D2L_PROFILE", "D2L_PROGRESS")}
+    os.environ["D2L_PROFILE"] = profile
+    os.environ["D2L_PROGRESS"] = "0"
+    tmpdir = Path(tempfile.mkdtemp(prefix="d2lbook-"))
+    src, out = tmpdir / "in.ipynb", tmpdir / "out.ipynb"
+    nbformat.write(nb, src)
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(src), str(out), kernel_name="python3", cwd=str(md.parent),
+                            progress_bar=False, log_output=False, execution_timeout=timeout,
+                            request_save_on_cell_execute=False)
+    except Exception as err:  # papermill raises PapermillExecutionError with the traceback
+        lines = str(err).strip().splitlines()
+        return False, "\n".join(lines[-15:])
+    finally:
+        for k, v in env_backup.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - start
+    done = nbformat.read(out, as_version=4)
+    done.metadata.pop("papermill", None)
+    clean_cell_metadata(done)
+    facts = read_run_facts(done)
+    done.metadata["d2l"] = {
+        "source_sha256": sha256(md),
+        "profile": facts.get("profile", profile),
+        "device": facts.get("device", "unknown"),
+        "torch": facts.get("torch", "unknown"),
+        "duration_s": round(seconds, 1),
+        "executed": dt.date.today().isoformat(),
+        "metrics": facts.get("metrics", {}),
+    }
+    target = md.with_suffix(".ipynb")
+    tmp_target = target.with_name(f".{target.name}.tmp")
+    nbformat.write(done, tmp_target)
+    os.replace(tmp_target, target)
+    return True, f"{seconds:.1f} s, profile={done.metadata['d2l']['profile']}, device={done.metadata['d2l']['device']}"
+
+
+def up_to_date(md: Path, profile_requested: str | None) -> bool:
+    nb_path = md.with_suffix(".ipynb")
+    if not nb_path.is_file():
+        return False
+    import nbformat
+    meta = nbformat.read(nb_path, as_version=4).metadata.get("d2l", {})
+    if meta.get("source_sha256") != sha256(md):
+        return False
+    return profile_requested is None or meta.get("profile") == profile_requested
+
+
+def cmd_run(args) -> int:
+    sys.path.insert(0, str(ROOT))
+    from d2lutils.config import resolve_profile
+    requested = resolve_profile(args.profile) if args.profile else None
+    profile = requested or resolve_profile(None)
+    sections = [resolve(s) for s in args.sections] if args.sections else toc_sections()
+    failed = []
+    for md in sections:
+        rel = md.relative_to(ROOT)
+        if not args.all and not args.sections and up_to_date(md, requested):
+            print(f"  最新，跳过 (up to date)  {rel}")
+            continue
+        print(f"▶ 执行 (executing) {rel} [profile={profile}] …", flush=True)
+        ok, msg = execute(md, profile, args.timeout)
+        if ok:
+            print(f"  ✓ {rel}: {msg}", flush=True)
+        else:
+            print(f"  ✗ {rel} 执行失败 (failed):\n{msg}", flush=True)
+            failed.append(str(rel))
+    write_status()
+    if failed:
+        print("执行失败的章节 (failed sections): " + ", ".join(failed))
+        return 1
+    return 0
+
+
+def write_status() -> Path:
+    """Write chapters/status.md (执行统计) from the notebooks' metadata."""
+    import nbformat
+    import yaml
+    rows = []
+    total = {"quick": 0.0, "full": 0.0}
+    for md in toc_sections():
+        nb_path = md.with_suffix(".ipynb")
+        title = md.stem
+        lectures = ""
+        if md.is_file():
+            head = md.read_text(encoding="utf-8")
+            fm = re.match(r"^---\n(.*?)\n---\n", head, re.S)
+            if fm:
+                lectures = ", ".join(str(x) for x in (yaml.safe_load(fm.group(1)) or {}).get("lectures", []))
+            t = re.search(r"^# (.+)$", head, re.M)
+            title = t.group(1).strip() if t else title
+        if not nb_path.is_file():
+            rows.append(f"| {title} | {lectures} | – | – | – | 未执行 |")
+            continue
+        meta = nbformat.read(nb_path, as_version=4).metadata.get("d2l", {})
+        m = meta.get("metrics", {})
+        metric = ", ".join(f"{k}={v:.3f}" if v < 100 else f"{k}={v:.0f}" for k, v in m.items()) or "–"
+        dur = meta.get("duration_s", 0.0)
+        total[meta.get("profile", "quick")] = total.get(meta.get("profile", "quick"), 0.0) + dur
+        rows.append(f"| {title} | {lectures} | {meta.get('profile', '?')} | {meta.get('device', '?')} "
+                    f"| {dur:.1f} | {metric} |")
+    text = ["# 执行统计", "",
+            "本页由 `tools/book.py` 根据各节笔记本中记录的元数据自动生成：每一节最近一次执行所用的运行配置"
+            "（profile）、设备、总用时（秒，含内核启动）以及训练类章节的最终指标。",
+            "", "| 章节 | 课程讲次 | profile | 设备 | 用时 (秒) | 最终指标 |", "|---|---|---|---|---|---|",
+            *rows, "",
+            f"合计：quick {total.get('quick', 0):.0f} 秒，full {total.get('full', 0):.0f} 秒。", ""]
+    out = ROOT / "chapters" / "status.md"
+    out.write_text("\n".join(text), encoding="utf-8")
+    return out
+
+
+def cmd_html(args) -> int:
+    write_status()
+    cmd = ["jupyter-book", "build", "--all", "-W", "-n", "--keep-going", str(ROOT)]
+    print("$ " + " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd, cwd=ROOT)
+    if rc == 0:
+        print(f"HTML 已生成 (book built): {ROOT / '_build' / 'html' / 'index.html'}")
+    return rc
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "build"):
+        p = sub.add_parser(name)
+        p.add_argument("sections", nargs="*", help="chapters/<part>/<name>.md (default: all in _toc.yml)")
+        p.add_argument("--all", action="store_true", help="execute every section, changed or not")
+        p.add_argument("--profile", default=None, help="auto | quick | full (default: $D2L_PROFILE or auto)")
+        p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    sub.add_parser("html")
+    sub.add_parser("status")
+    sub.add_parser("list")
+    args = parser.parse_args(argv)
+    if args.cmd == "run":
+        return cmd_run(args)
+    if args.cmd == "build":
+        rc = cmd_run(args)
+        return rc or cmd_html(args)
+    if args.cmd == "html":
+        return cmd_html(args)
+    if args.cmd == "status":
+        print(write_status())
+        return 0
+    for md in toc_sections():
+        print(md.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
