@@ -246,7 +246,7 @@ def write_status() -> Path:
 
 def cmd_html(args) -> int:
     write_status()
-    cmd = ["jupyter-book", "build", "--all", "-W", "-n", "--keep-going", str(ROOT)]
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n", "--keep-going", str(ROOT)]
     print("$ " + " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, cwd=ROOT)
     if rc == 0:

@@ -1,0 +1,77 @@
+"""Shared fixtures: a local HTTP server on 127.0.0.1 and an isolated data cache."""
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict = {}
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        kind, body = self.routes.get(self.path, ("missing", b""))
+        if kind == "missing":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if kind == "truncated":
+            self.send_header("Content-Length", str(len(body) * 2))  # promise more than we send
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "slow":  # in pieces, so that two clients overlap
+            for i in range(0, len(body), 4096):
+                self.wfile.write(body[i:i + 4096])
+                self.wfile.flush()
+                time.sleep(0.01)
+        else:
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """Serve ``routes[path] = (kind, bytes)`` on 127.0.0.1; yields (base_url, routes)."""
+    routes: dict = {}
+    handler = type("Handler", (_Handler,), {"routes": routes})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """Empty cache, no mirrors: only what a test registers is reachable."""
+    from d2lutils import hub
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("D2L_DATA_DIR", str(cache))
+    monkeypatch.setenv("D2L_DATA_MIRROR", "")
+    monkeypatch.setattr(hub, "_BOOK_DATA_DIR", tmp_path / "no-book-data")
+    return cache

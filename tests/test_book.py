@@ -1,0 +1,98 @@
+"""The book's sources: every section is a MyST notebook paired with an executed, up-to-date .ipynb."""
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import book  # noqa: E402  (tools/book.py)
+
+SECTIONS = book.toc_sections()
+IDS = [str(p.relative_to(ROOT / "chapters")) for p in SECTIONS]
+
+
+def front_matter(md: Path) -> dict:
+    m = re.match(r"^---\n(.*?)\n---\n", md.read_text(encoding="utf-8"), re.S)
+    assert m, f"{md}: no YAML front matter"
+    return yaml.safe_load(m.group(1))
+
+
+def test_toc_lists_sections():
+    assert len(SECTIONS) >= 1
+    assert len(set(SECTIONS)) == len(SECTIONS), "a section is listed twice in _toc.yml"
+
+
+@pytest.mark.parametrize("md", SECTIONS, ids=IDS)
+def test_section_source(md: Path):
+    assert md.is_file(), f"{md} is listed in _toc.yml but missing"
+    fm = front_matter(md)
+    assert fm["jupytext"]["text_representation"]["format_name"] == "myst"
+    assert fm["kernelspec"]["name"] == "python3"
+    assert "lectures" in fm and isinstance(fm["lectures"], list), "front matter needs lectures: [N]"
+    nb = jupytext.read(md)
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "no `parameters` cell"
+    assert any("d2l.setup(" in c.source for c in nb.cells if c.cell_type == "code"), "no d2l.setup() call"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("md", SECTIONS, ids=IDS)
+def test_paired_notebook_is_executed_and_current(md: Path):
+    nb_path = md.with_suffix(".ipynb")
+    assert nb_path.is_file(), f"run `python tools/book.py run {md.relative_to(ROOT)}`"
+    nb = nbformat.read(nb_path, as_version=4)
+    src = jupytext.read(md)
+    pairs = list(zip(src.cells, nb.cells))
+    assert len(src.cells) == len(nb.cells), "cell count differs: re-run tools/book.py run"
+    for a, b in pairs:
+        assert a.cell_type == b.cell_type and a.source.strip() == b.source.strip(), \
+            f"cell differs from the .md: {a.source[:60]!r}"
+    meta = nb.metadata.get("d2l", {})
+    digest = hashlib.sha256(md.read_bytes()).hexdigest()
+    assert meta.get("source_sha256") == digest, "the .md changed after the recorded run: re-run it"
+    assert meta.get("profile") in ("quick", "full") and meta.get("device"), "profile/device not recorded"
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert all(c.get("execution_count") for c in code), "some code cells were not executed"
+    outputs = [o for c in code for o in c.outputs]
+    assert outputs, "no recorded outputs"
+    for o in outputs:
+        assert o.output_type != "error", f"error output: {o.get('ename')}: {o.get('evalue')}"
+        assert not (o.output_type == "stream" and o.name == "stderr"), f"stderr output: {o.text[:200]}"
+
+
+def test_exercise_labels_are_unique_and_answered():
+    labels: dict[str, Path] = {}
+    for md in SECTIONS:
+        text = md.read_text(encoding="utf-8")
+        found = re.findall(r":label:\s*(ex-[\w-]+)", text)
+        for label in found:
+            assert label not in labels, f"{label} in {md} and {labels[label]}"
+            labels[label] = md
+            assert re.search(r"solution(-start)?\}\s*" + re.escape(label) + r"\b", text), \
+                f"{label} in {md} has no solution"
+
+
+def test_run_facts_are_read_from_outputs():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("stream", name="stdout",
+                               text="运行配置：profile=full, device=cuda:0, torch=2.14.1\n"),
+        nbformat.v4.new_output("stream", name="stdout",
+                               text="训练损失 0.469, 训练精度 0.823, 测试精度 0.779\n12345.6 样本/秒 (cuda:0)\n")])])
+    facts = book.read_run_facts(nb)
+    assert facts["profile"] == "full" and facts["device"] == "cuda:0"
+    assert facts["metrics"] == {"train_loss": 0.469, "train_acc": 0.823, "test_acc": 0.779,
+                                "examples_per_sec": 12345.6}
+
+
+def test_status_page_lists_every_section():
+    text = book.write_status().read_text(encoding="utf-8")
+    assert text.startswith("# 执行统计")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == len(SECTIONS)

@@ -1,0 +1,72 @@
+"""Build the HTML book from the recorded notebooks, as README command 1 does, and look at it."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import book  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book")
+    book.write_status()
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n",
+                           "--keep-going", "--path-output", str(out), str(ROOT)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        pytest.fail(f"jupyter-book build failed (warnings are errors):\n{tail}")
+    return out / "_build" / "html"
+
+
+def test_every_section_has_a_page(html):
+    for md in book.toc_sections():
+        page = html / md.relative_to(ROOT).with_suffix(".html")
+        assert page.is_file(), page
+
+
+def test_search_index_has_chinese_terms(html):
+    raw = (html / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(raw[raw.index("(") + 1: raw.rindex(")")])
+    chinese = [t for t in index["terms"] if re.search(r"[\u4e00-\u9fff]", t)]
+    assert len(chinese) > 50, "Chinese search needs jieba"
+    assert "向量" in index["terms"]
+
+
+def test_mathjax_is_local(html):
+    page = (html / "chapters" / "preliminaries" / "ndarray.html").read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net" not in page and "mathjax" in page.lower()
+    assert any((html / "_static").rglob("tex-chtml*.js"))
+
+
+def test_recorded_outputs_and_collapsed_answers(html):
+    page = (html / "chapters" / "preliminaries" / "ndarray.html").read_text(encoding="utf-8")
+    assert "torch.Size([12])" in page  # a recorded output
+    assert "运行配置：profile=" in page
+    assert re.search(r'class="[^"]*solution[^"]*dropdown', page) or \
+        re.search(r'class="[^"]*dropdown[^"]*solution', page)
+
+
+def test_colab_link_points_to_the_notebook(html):
+    page = (html / "chapters" / "preliminaries" / "ndarray.html").read_text(encoding="utf-8")
+    assert re.search(r"colab\.research\.google\.com/github/[^\"']+/blob/main/chapters/preliminaries/ndarray\.ipynb",
+                     page)
+
+
+def test_figures_are_png(html):
+    images = list((html / "_images").iterdir()) if (html / "_images").exists() else []
+    assert any(p.suffix == ".png" for p in images), "no PNG figures in the book"
+    assert not any(p.suffix in (".svg", ".pdf") for p in images)
+
+
+def test_status_page(html):
+    page = (html / "chapters" / "status.html").read_text(encoding="utf-8")
+    assert "执行统计" in page and "profile" in page

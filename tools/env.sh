@@ -1,0 +1,46 @@
+# Shared set-up for tools/build.sh and tools/test.sh (sourced, not run).
+# Creates .venv when missing, installs the pinned requirements (again only when requirements.txt or
+# pyproject.toml changed), installs the CJK font when running as root, and points the data
+# layer at ../shared/data when that folder exists.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+VENV="${D2L_VENV:-$ROOT/.venv}"
+
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+  echo "需要 Python ≥ 3.9 (need Python >= 3.9): set PYTHON=/path/to/python3" >&2; exit 2
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "创建虚拟环境 (creating venv) $VENV"
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.d2l-requirements.sha256"
+want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "安装依赖 (installing pinned requirements; first time takes a few minutes) …"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 \
+    | grep -v "^WARNING: Location 'file:" || true
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 \
+    | grep -v "^WARNING: Location 'file:" || true
+  "$VENV/bin/python" -c "import torch, torchvision, jupyter_book, papermill, nbval, d2lutils" \
+    || { echo "依赖安装失败 (installing requirements failed)" >&2; exit 1; }
+  echo "$want" > "$stamp"
+fi
+
+# Chinese glyphs in figures and pages: Debian's fonts-noto-cjk (only possible as root).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "安装中文字体 (installing fonts-noto-cjk) …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk) >/dev/null
+    rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib"
+  else
+    echo "提示：没有找到中文字体，图中的中文会显示为方框；请安装 fonts-noto-cjk (no CJK font found)." >&2
+  fi
+fi
+
+if [ -z "${D2L_DATA_MIRROR:-}" ] && [ -d "$ROOT/../shared/data" ]; then
+  export D2L_DATA_MIRROR="$(cd "$ROOT/../shared/data" && pwd)"
+fi
+export PATH="$VENV/bin:$PATH"
