@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -47,7 +48,8 @@ def _progress_enabled(progress: Optional[bool]) -> bool:
     env = os.environ.get("D2L_PROGRESS")
     if env is not None:
         return env not in ("", "0", "false", "no")
-    return False
+    # Default: a progress bar in a terminal, none in notebooks (the Animator shows progress) or CI.
+    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _batches(data_iter: Iterable, progress: bool, desc: str):
