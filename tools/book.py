@@ -188,7 +188,11 @@ def cmd_run(args) -> int:
     sections = [resolve(s) for s in args.sections] if args.sections else toc_sections()
     failed = []
     for md in sections:
-        rel = md.relative_to(ROOT)
+        rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
+        if not md.is_file():
+            print(f"  ✗ {rel}: 文件不存在 (missing; listed in _toc.yml?)")
+            failed.append(str(rel))
+            continue
         if not args.all and not args.sections and up_to_date(md, requested):
             print(f"  最新，跳过 (up to date)  {rel}")
             continue
