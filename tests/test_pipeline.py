@@ -1,0 +1,78 @@
+"""tools/book.py executes a section into its paired notebook, or fails naming it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import book  # noqa: E402
+
+SECTION = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+lectures: [99]
+---
+
+# 测试
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+profile = None
+```
+
+```{code-cell} ipython3
+import d2lutils as d2l
+cfg = d2l.setup(profile)
+print("训练损失 0.500, 训练精度 0.800, 测试精度 0.700")
+print(BODY)
+```
+"""
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    md = tmp_path / "sec.md"
+    md.write_text(SECTION.replace("BODY", body), encoding="utf-8")
+    return md
+
+
+def test_run_writes_executed_notebook_with_metadata(tmp_path, capsys):
+    md = write(tmp_path, "cfg.pick(quick='Q', full='F')")
+    assert book.main(["run", "--profile", "full", str(md)]) == 0
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    meta = nb.metadata["d2l"]
+    assert meta["profile"] == "full" and meta["device"] in ("cpu", "cuda:0")
+    assert meta["metrics"]["test_acc"] == 0.7 and meta["duration_s"] > 0
+    assert meta["source_sha256"] == book.sha256(md)
+    text = book.notebook_text(nb.cells)
+    assert "运行配置：profile=full" in text and "\nF\n" in text
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all("duration" in c.metadata["papermill"] for c in code)
+    assert book.up_to_date(md, None) and not book.up_to_date(md, "quick")
+
+
+def test_failing_cell_fails_the_run_and_keeps_the_old_notebook(tmp_path, capsys):
+    md = write(tmp_path, "1")
+    assert book.main(["run", str(md)]) == 0
+    before = md.with_suffix(".ipynb").read_bytes()
+    write(tmp_path, "undefined_name")
+    assert book.main(["run", str(md)]) == 1
+    out = capsys.readouterr().out
+    assert "sec.md" in out and "NameError" in out
+    assert md.with_suffix(".ipynb").read_bytes() == before
+
+
+def test_unknown_profile_is_rejected(tmp_path):
+    md = write(tmp_path, "1")
+    import pytest
+    with pytest.raises(ValueError, match="quick、full 或 auto"):
+        book.main(["run", "--profile", "fastest", str(md)])
