@@ -90,21 +90,34 @@ def notebook_text(cells) -> str:
     return "\n".join(parts)
 
 
+def body_cells(cells) -> list:
+    """The cells before the exercises (``## 练习``): the section's own results, not the answers'."""
+    for i, c in enumerate(cells):
+        if c.cell_type == "markdown" and re.match(r"^## 练习", c.source.strip()):
+            return cells[:i]
+    return list(cells)
+
+
 def read_run_facts(nb) -> dict:
-    """Profile, device and final metrics, read back from what the notebook printed."""
-    text = notebook_text(nb.cells)
+    """Profile, device and the section's headline metrics, read back from what the notebook printed.
+
+    The headline result is the first training run of the section body (the exercises' runs and
+    later side experiments do not count): its metric line and the speed line of the same cell.
+    """
     facts: dict = {}
-    m = SETUP_RE.search(text)
+    m = SETUP_RE.search(notebook_text(nb.cells))
     if m:
         facts.update(profile=m.group(1), device=m.group(2), torch=m.group(3))
-    metrics = METRIC_RE.findall(text)
-    if metrics:
-        last = metrics[-1]
-        facts["metrics"] = {"train_loss": float(last[0]), "train_acc": float(last[1]),
-                            "test_acc": float(last[2])}
-    speeds = SPEED_RE.findall(text)
-    if speeds:
-        facts.setdefault("metrics", {})["examples_per_sec"] = float(speeds[-1][0])
+    for cell in body_cells(nb.cells):
+        text = notebook_text([cell])
+        metric = METRIC_RE.search(text)
+        if metric:
+            facts["metrics"] = {"train_loss": float(metric.group(1)), "train_acc": float(metric.group(2)),
+                                "test_acc": float(metric.group(3))}
+            speed = SPEED_RE.search(text)
+            if speed:
+                facts["metrics"]["examples_per_sec"] = float(speed.group(1))
+            break
     return facts
 
 
@@ -230,8 +243,9 @@ def write_status() -> Path:
         if not nb_path.is_file():
             rows.append(f"| {title} | {lectures} | – | – | – | 未执行 |")
             continue
-        meta = nbformat.read(nb_path, as_version=4).metadata.get("d2l", {})
-        m = meta.get("metrics", {})
+        nb = nbformat.read(nb_path, as_version=4)
+        meta = nb.metadata.get("d2l", {})
+        m = read_run_facts(nb).get("metrics", {})
         metric = ", ".join(f"{k}={v:.3f}" if v < 100 else f"{k}={v:.0f}" for k, v in m.items()) or "–"
         dur = meta.get("duration_s", 0.0)
         total[meta.get("profile", "quick")] = total.get(meta.get("profile", "quick"), 0.0) + dur
