@@ -13,6 +13,7 @@ from .plotting import (Animator, plot, set_axes, set_figsize, show_images,
                        use_chinese_font, use_png)
 from .hub import (REGISTRY, DataUnavailableError, cache_dir, extract, fetch,
                   local_mirrors)
+from .conv import corr2d
 from .arrays import ArrayLoader, linreg, load_array, sgd, squared_loss, synthetic_data
 from .mnist import (FASHION_MNIST_LABELS, get_fashion_mnist_labels, load_data_fashion_mnist,
                     load_data_mnist, load_mnist_tensors, read_idx)

@@ -101,3 +101,12 @@ def test_load_data_fashion_mnist_batches():
 
 def test_fashion_labels():
     assert d2l.get_fashion_mnist_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
+
+
+def test_corr2d_matches_conv2d():
+    X = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
+    K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    assert torch.equal(d2l.corr2d(X, K), torch.tensor([[19.0, 25.0], [37.0, 43.0]]))
+    X, K = torch.randn(6, 7), torch.randn(3, 2)
+    expected = torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
+    assert torch.allclose(d2l.corr2d(X, K), expected, atol=1e-5)
