@@ -43,7 +43,7 @@ def torchvision_root() -> str:
     return str(root)
 
 
-def plain_loaders(root, batch_size, resize=None, subset=None, workers=4):
+def plain_loaders(root, batch_size, resize=None, subset=None, workers=4, test_subset=None):
     trans = [transforms.ToTensor()]
     if resize:
         trans.insert(0, transforms.Resize(resize))
@@ -52,6 +52,8 @@ def plain_loaders(root, batch_size, resize=None, subset=None, workers=4):
     test = torchvision.datasets.FashionMNIST(root, train=False, transform=trans, download=True)
     if subset:
         train = Subset(train, range(subset))
+    if test_subset:
+        test = Subset(test, range(test_subset))
     kw = dict(num_workers=workers, persistent_workers=False)
     return (DataLoader(train, batch_size, shuffle=True, **kw), DataLoader(test, batch_size, shuffle=False, **kw))
 
@@ -144,18 +146,20 @@ def bench_model(name, build, resize, lr, batch, root, args, rows, device):
     epochs = args.epochs or 10
     subset = args.subset
     d2l.seed_everything(0)
-    tr, te = plain_loaders(root, batch, resize=resize, subset=subset, workers=args.workers)
+    tr, te = plain_loaders(root, batch, resize=resize, subset=subset, workers=args.workers,
+                           test_subset=args.test_subset)
     t_plain, acc_plain = timed(lambda: plain_train(build(), tr, te, epochs, lr, device))
     d2l.seed_everything(0)
     cuda = device.type == "cuda"
 
     def ours():
         tr2, te2 = d2l.load_data_fashion_mnist(batch, resize=resize, device=device, subset=subset,
-                                              test_batch_size=1024)
+                                              test_subset=args.test_subset, test_batch_size=1024)
         return d2l.train_ch6(build(), tr2, te2, epochs, lr, device, amp=cuda, channels_last=cuda,
                              animate=False).test_acc[-1]
     t_ours, acc_ours = timed(ours)
-    what = f"{name} ({device}, {epochs} 轮, {subset or 60000} 张, {resize or 28}px)"
+    what = (f"{name} ({device}, {epochs} 轮, 训练 {subset or 60000} 张, 测试 {args.test_subset or 10000} 张, "
+            f"{resize or 28}px)")
     rows.append((what, t_plain, t_ours, acc_plain, acc_ours, "bf16+channels_last" if cuda else "fp32"))
 
 
@@ -164,6 +168,7 @@ def main():
     p.add_argument("--only", default="input,lenet,resnet")
     p.add_argument("--epochs", type=int, default=None, help="default: the lecture's 10")
     p.add_argument("--subset", type=int, default=None, help="training images (default: all 60000)")
+    p.add_argument("--test-subset", type=int, default=None, help="test images (default: all 10000)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers of the plain way")
     p.add_argument("--device", default=None)
     args = p.parse_args()
