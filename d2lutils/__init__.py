@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 from .config import PROFILES, ProfileError, RunConfig, resolve_profile, setup
 from .device import num_gpus, seed_everything, try_all_gpus, try_gpu
-from .utils import Accumulator, Timer
-from .plotting import (Animator, plot, set_axes, set_figsize, show_images,
+from .utils import Accumulator, Timer, glue
+from .plotting import (Animator, empty_axes, plot, set_axes, set_figsize, show_images,
                        use_chinese_font, use_png)
 from .hub import (REGISTRY, DataUnavailableError, cache_dir, extract, fetch,
                   local_mirrors)

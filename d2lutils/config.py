@@ -8,7 +8,7 @@ from typing import Any, Optional
 import torch
 
 from .device import seed_everything, try_gpu
-from .plotting import use_chinese_font, use_png
+from .plotting import check_figures_not_empty, use_chinese_font, use_png
 
 PROFILES = ("quick", "full")
 PROFILE_ENV = "D2L_PROFILE"
@@ -67,6 +67,7 @@ def setup(profile: Optional[str] = None, seed: int = 0, threads: Optional[int] =
         torch.set_num_threads(threads)
     use_chinese_font()
     use_png()
+    check_figures_not_empty()
     device = try_gpu()
     print(f"运行配置：profile={resolved}, device={device}, torch={torch.__version__}")
     return RunConfig(resolved, device, seed)

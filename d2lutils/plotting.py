@@ -37,6 +37,48 @@ def use_png() -> None:
         set_matplotlib_formats("png")
 
 
+def _shows_something(ax) -> bool:
+    """True when some line point or scatter point lies inside the view, or an image/patch is drawn."""
+    import numpy as np
+    if ax.images or ax.patches:
+        return True
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    for xy in [line.get_xydata() for line in ax.lines] + [c.get_offsets() for c in ax.collections]:
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2) if np.size(xy) else np.empty((0, 2))
+        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        if inside.any():
+            return True
+    # other collections (fill_between, contour) count when their data overlaps the view
+    return any(not len(c.get_offsets()) for c in ax.collections) and ax.dataLim.overlaps(ax.viewLim)
+
+
+def empty_axes(fig) -> list[int]:
+    """Indices of the visible axes of ``fig`` that show no data inside their view limits."""
+    return [i for i, ax in enumerate(fig.axes)
+            if ax.get_visible() and ax.axison and not _shows_something(ax)]
+
+
+def _warn_on_empty_figures() -> None:
+    """Before Jupyter shows the cell's figures: complain (on stderr) about empty axes."""
+    import warnings
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        empty = empty_axes(fig)
+        if empty:
+            warnings.warn(f"图中有空白的坐标系（empty axes {empty} in figure {num}）：数据没有画进图里，"
+                          "检查是否在显示之后才添加数据或把坐标范围固定在了数据之外。", stacklevel=1)
+
+
+def check_figures_not_empty() -> None:
+    """Make every cell warn about empty axes before its figures are shown (idempotent)."""
+    shell = _ipython_kernel()
+    if shell is None:
+        return
+    callbacks = shell.events.callbacks["post_execute"]
+    if _warn_on_empty_figures not in callbacks:
+        callbacks.insert(0, _warn_on_empty_figures)  # before matplotlib-inline's flush_figures
+
+
 def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     """Set the default figure size."""
     plt.rcParams["figure.figsize"] = figsize
@@ -49,8 +91,12 @@ def set_axes(axes, xlabel=None, ylabel=None, xlim=None, ylim=None,
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
     axes.set_yscale(yscale)
-    axes.set_xlim(xlim)
-    axes.set_ylim(ylim)
+    # set_xlim(None) would freeze the current limits and switch autoscaling off, so that data
+    # added later (e.g. a scatter on the returned axes) falls outside the view: only set given limits.
+    if xlim is not None:
+        axes.set_xlim(xlim)
+    if ylim is not None:
+        axes.set_ylim(ylim)
     if legend:
         axes.legend(legend)
     axes.grid()

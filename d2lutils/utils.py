@@ -50,3 +50,17 @@ class Accumulator:
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+def glue(name: str, value, display: bool = False):
+    """Record ``value`` under ``name`` so that the prose can quote it: ``{glue:text}`name:.3f```.
+
+    Uses myst-nb's ``glue`` when it is installed (the book's build); elsewhere (Colab, a plain
+    Jupyter) it does nothing visible.  Returns ``value`` so it can be used inline.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - only outside the book's environment
+        return value
+    _glue(name, value, display=display)
+    return value

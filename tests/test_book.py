@@ -96,3 +96,13 @@ def test_status_page_lists_every_section():
     assert text.startswith("# 执行统计")
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == len(SECTIONS)
+
+
+@pytest.mark.parametrize("md", SECTIONS, ids=IDS)
+def test_check_markers_are_cell_tags(md: Path):
+    """nbval markers are cell tags (`nbval-check-output`), not comments readers see in the code."""
+    nb = jupytext.read(md)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert not re.search(r"^\s*#\s*NBVAL_", c.source, re.M), \
+                f"use the cell tag nbval-check-output instead of a comment: {c.source[:60]!r}"

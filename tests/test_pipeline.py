@@ -76,3 +76,35 @@ def test_unknown_profile_is_rejected(tmp_path):
     import pytest
     with pytest.raises(ValueError, match="quick、full 或 auto"):
         book.main(["run", "--profile", "fastest", str(md)])
+
+
+def test_full_recording_is_kept_unless_forced(tmp_path, capsys):
+    """A full-profile recording survives a plain re-run and --profile quick; --force replaces it."""
+    md = write(tmp_path, "cfg.pick(quick='Q', full='F')")
+    nb_path = md.with_suffix(".ipynb")
+    assert book.main(["run", "--profile", "full", str(md)]) == 0
+    assert book.main(["run", str(md)]) == 0  # what `run --all` does for this section on a CPU
+    assert nbformat.read(nb_path, as_version=4).metadata["d2l"]["profile"] == "full"
+    before = nb_path.read_bytes()
+    assert book.main(["run", "--profile", "quick", str(md)]) == 0
+    assert "--force" in capsys.readouterr().out
+    assert nb_path.read_bytes() == before
+    assert book.main(["run", "--profile", "quick", "--force", str(md)]) == 0
+    nb = nbformat.read(nb_path, as_version=4)
+    assert nb.metadata["d2l"]["profile"] == "quick" and "\nQ\n" in book.notebook_text(nb.cells)
+
+
+def test_gpu_recording_is_not_replaced_from_a_cpu(tmp_path, capsys, monkeypatch):
+    md = write(tmp_path, "1")
+    nb_path = md.with_suffix(".ipynb")
+    assert book.main(["run", "--profile", "full", str(md)]) == 0
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata["d2l"]["device"] = "cuda:0"  # as if recorded on a GPU
+    nbformat.write(nb, nb_path)
+    before = nb_path.read_bytes()
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert book.main(["run", "--profile", "full", str(md)]) == 0
+    assert "CUDA" in capsys.readouterr().out and nb_path.read_bytes() == before
+    assert book.choose_profile(md, None, "quick", force=False, have_cuda=True) == ("full", "")
+    assert book.choose_profile(md, "quick", "quick", force=True, have_cuda=False) == ("quick", "")

@@ -62,3 +62,26 @@ def test_animator_collects_and_saves_png(tmp_path):
     anim.save(out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(anim.axes[0].get_lines()) == 2
+
+
+def test_plot_then_scatter_stays_visible():
+    """d2l.plot must not freeze the limits: points added afterwards are inside the view."""
+    x = torch.randn(200, 2) * 5 + 20
+    ax = d2l.plot([], [], xlabel="x", ylabel="y")
+    ax.scatter(x[:, 0], x[:, 1], s=1)
+    assert d2l.empty_axes(ax.figure) == []
+    lo, hi = ax.get_xlim()
+    assert lo <= float(x[:, 0].min()) and hi >= float(x[:, 0].max())
+    plt.close("all")
+
+
+def test_empty_axes_detects_nothing_drawn_and_data_outside_view():
+    fig, (a, b, c) = plt.subplots(1, 3)
+    b.plot([0, 1], [0, 1])
+    c.scatter([50, 60], [50, 60])
+    c.set_xlim(0, 1)
+    c.set_ylim(0, 1)
+    assert d2l.empty_axes(fig) == [0, 2]
+    a.axis("off")  # an axes switched off on purpose is not reported
+    assert d2l.empty_axes(fig) == [2]
+    plt.close("all")

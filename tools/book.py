@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The book's pipeline: execute sections with papermill, record outputs, build the HTML.
 
-    python tools/book.py run [--all] [--profile auto|quick|full] [SECTION ...]
+    python tools/book.py run [--all] [--profile auto|quick|full] [--force] [SECTION ...]
     python tools/book.py html            # status page + jupyter-book build (renders recorded outputs)
     python tools/book.py build [--all] [--profile P]   # run, then html
     python tools/book.py status          # only (re)write chapters/status.md
@@ -12,7 +12,8 @@ jupytext, executes it with papermill (profile via $D2L_PROFILE, cwd = the chapte
 writes the executed notebook to ``<name>.ipynb`` beside it, with profile, device, durations and
 final metrics in ``metadata.d2l``. Without ``--all`` only sections whose ``.md`` changed since
 their last recorded run are executed. A failing cell fails the run and names the section; the
-old ``.ipynb`` is then left untouched.
+old ``.ipynb`` is then left untouched. A section keeps the profile and device class of its recording:
+a ``full`` or GPU recording is never replaced by a cheaper run unless ``--force`` is given.
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ sys.path.insert(0, str(ROOT))  # the book's own d2lutils, even without installin
 SETUP_RE = re.compile(r"运行配置：profile=(\w+), device=([\w:]+), torch=(\S+)")
 METRIC_RE = re.compile(r"训练损失 ([\d.]+), 训练精度 ([\d.]+), 测试精度 ([\d.]+)")
 SPEED_RE = re.compile(r"([\d.]+) 样本/秒 \(([\w:]+)\)")
+# language models (train_ch8) and seq2seq (train_seq2seq): 困惑度 1.3 / 损失 0.020, then 词元/秒
+PPL_RE = re.compile(r"困惑度 ([\d.]+), ([\d.]+) 词元/秒 \(([\w:]+)\)")
+SEQ_LOSS_RE = re.compile(r"(?<![\w])损失 ([\d.]+), ([\d.]+) 词元/秒 \(([\w:]+)\)")
 
 
 def toc_sections() -> list[Path]:
@@ -110,6 +114,12 @@ def read_run_facts(nb) -> dict:
         facts.update(profile=m.group(1), device=m.group(2), torch=m.group(3))
     for cell in body_cells(nb.cells):
         text = notebook_text([cell])
+        ppl, seq = PPL_RE.search(text), SEQ_LOSS_RE.search(text)
+        if ppl or seq:
+            m = ppl or seq
+            facts["metrics"] = {("perplexity" if ppl else "loss"): float(m.group(1)),
+                                "tokens_per_sec": float(m.group(2))}
+            break
         metric = METRIC_RE.search(text)
         if metric:
             facts["metrics"] = {"train_loss": float(metric.group(1)), "train_acc": float(metric.group(2)),
@@ -193,13 +203,46 @@ def up_to_date(md: Path, profile_requested: str | None) -> bool:
     return profile_requested is None or meta.get("profile") == profile_requested
 
 
+def recorded(md: Path) -> dict:
+    """The ``metadata.d2l`` of the section's recorded notebook ({} when there is none)."""
+    nb_path = md.with_suffix(".ipynb")
+    if not nb_path.is_file():
+        return {}
+    import nbformat
+    return dict(nbformat.read(nb_path, as_version=4).metadata.get("d2l", {}))
+
+
+def choose_profile(md: Path, requested: str | None, default: str, force: bool,
+                   have_cuda: bool) -> tuple[str | None, str]:
+    """Which profile to run ``md`` in, or (None, why) when running it would lose a better recording.
+
+    Without ``--profile`` a section keeps the profile it was recorded in (a ``full`` recording is
+    re-run in ``full``). A ``full`` recording is never replaced by a ``quick`` one, and a GPU recording
+    never by a run on a machine without CUDA, unless ``--force`` says so.
+    """
+    meta = recorded(md)
+    rec_profile, rec_device = meta.get("profile"), str(meta.get("device", ""))
+    profile = requested or rec_profile or default
+    if force:
+        return profile, ""
+    if rec_profile == "full" and profile == "quick":
+        return None, ("记录的是 full 配置的结果，不会用 quick 覆盖；确实要覆盖请加 --profile quick --force "
+                      "(recorded in the full profile; add --profile quick --force to replace it)")
+    if rec_device.startswith("cuda") and not have_cuda:
+        return None, (f"记录来自 GPU（{rec_device}），本机没有 CUDA，不会覆盖；确实要覆盖请加 --force "
+                      f"(recorded on {rec_device}; this machine has no CUDA; add --force to replace it)")
+    return profile, ""
+
+
 def cmd_run(args) -> int:
     sys.path.insert(0, str(ROOT))
+    import torch
     from d2lutils.config import resolve_profile
     requested = resolve_profile(args.profile) if args.profile else None
-    profile = requested or resolve_profile(None)
+    default = resolve_profile(None)
+    have_cuda = torch.cuda.is_available()
     sections = [resolve(s) for s in args.sections] if args.sections else toc_sections()
-    failed = []
+    failed, kept = [], []
     for md in sections:
         rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
         if not md.is_file():
@@ -209,6 +252,12 @@ def cmd_run(args) -> int:
         if not args.all and not args.sections and up_to_date(md, requested):
             print(f"  最新，跳过 (up to date)  {rel}")
             continue
+        profile, why = choose_profile(md, requested, default, args.force, have_cuda)
+        if profile is None:
+            stale = "" if up_to_date(md, None) else "；注意：.md 已改动，这一节的记录已过期 (stale)"
+            print(f"  保留记录，跳过 (kept) {rel}: {why}{stale}", flush=True)
+            kept.append(str(rel))
+            continue
         print(f"▶ 执行 (executing) {rel} [profile={profile}] …", flush=True)
         ok, msg = execute(md, profile, args.timeout)
         if ok:
@@ -217,6 +266,8 @@ def cmd_run(args) -> int:
             print(f"  ✗ {rel} 执行失败 (failed):\n{msg}", flush=True)
             failed.append(str(rel))
     write_status()
+    if kept:
+        print("保留了原有记录的章节 (recordings kept): " + ", ".join(kept))
     if failed:
         print("执行失败的章节 (failed sections): " + ", ".join(failed))
         return 1
@@ -227,7 +278,7 @@ def write_status() -> Path:
     """Write chapters/status.md (执行统计) from the notebooks' metadata."""
     import nbformat
     import yaml
-    rows = []
+    rows, waiting = [], []
     total = {"quick": 0.0, "full": 0.0}
     for md in toc_sections():
         nb_path = md.with_suffix(".ipynb")
@@ -240,8 +291,10 @@ def write_status() -> Path:
                 lectures = ", ".join(str(x) for x in (yaml.safe_load(fm.group(1)) or {}).get("lectures", []))
             t = re.search(r"^# (.+)$", head, re.M)
             title = t.group(1).strip() if t else title
+        link = f"{{doc}}`{title} <{md.parent.name}/{md.stem}>`"
         if not nb_path.is_file():
-            rows.append(f"| {title} | {lectures} | – | – | – | 未执行 |")
+            rows.append(f"| {link} | {lectures} | – | – | – | 未执行 |")
+            waiting.append(link)
             continue
         nb = nbformat.read(nb_path, as_version=4)
         meta = nb.metadata.get("d2l", {})
@@ -249,14 +302,20 @@ def write_status() -> Path:
         metric = ", ".join(f"{k}={v:.3f}" if v < 100 else f"{k}={v:.0f}" for k, v in m.items()) or "–"
         dur = meta.get("duration_s", 0.0)
         total[meta.get("profile", "quick")] = total.get(meta.get("profile", "quick"), 0.0) + dur
-        rows.append(f"| {title} | {lectures} | {meta.get('profile', '?')} | {meta.get('device', '?')} "
+        if m and (meta.get("profile") != "full" or not str(meta.get("device", "")).startswith("cuda")):
+            waiting.append(link)
+        rows.append(f"| {link} | {lectures} | {meta.get('profile', '?')} | {meta.get('device', '?')} "
                     f"| {dur:.1f} | {metric} |")
     text = ["# 执行统计", "",
             "本页由 `tools/book.py` 根据各节笔记本中记录的元数据自动生成：每一节最近一次执行所用的运行配置"
             "（profile）、设备、总用时（秒，含内核启动）以及训练类章节的最终指标。",
             "", "| 章节 | 课程讲次 | profile | 设备 | 用时 (秒) | 最终指标 |", "|---|---|---|---|---|---|",
             *rows, "",
-            f"合计：quick {total.get('quick', 0):.0f} 秒，full {total.get('full', 0):.0f} 秒。", ""]
+            f"合计：quick {total.get('quick', 0):.0f} 秒，full {total.get('full', 0):.0f} 秒。", "",
+            "## 等待 GPU 上 full 配置记录的章节", "",
+            "下面这些训练类章节目前的记录来自 quick 配置或 CPU；有 GPU 时用 "
+            "`python tools/book.py run --profile full <章节>` 重新记录（`run` 不会用更便宜的运行覆盖 full 或 GPU 记录）。",
+            "", *(f"- {w}" for w in waiting), ""]
     out = ROOT / "chapters" / "status.md"
     out.write_text("\n".join(text), encoding="utf-8")
     return out
@@ -281,6 +340,8 @@ def main(argv=None) -> int:
         p.add_argument("--all", action="store_true", help="execute every section, changed or not")
         p.add_argument("--profile", default=None, help="auto | quick | full (default: $D2L_PROFILE or auto)")
         p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+        p.add_argument("--force", action="store_true",
+                       help="replace full-profile or GPU recordings even with a cheaper run")
     sub.add_parser("html")
     sub.add_parser("status")
     sub.add_parser("list")
@@ -293,6 +354,10 @@ def main(argv=None) -> int:
     if args.cmd == "html":
         return cmd_html(args)
     if args.cmd == "status":
+        for md in toc_sections():
+            meta = recorded(md)
+            print(f"{str(md.relative_to(ROOT)):60s} {meta.get('profile', '未执行'):6s} {meta.get('device', '–'):8s}"
+                  f" {'最新' if up_to_date(md, None) else '过期 (stale)'}")
         print(write_status())
         return 0
     for md in toc_sections():

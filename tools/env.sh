@@ -29,6 +29,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Diagrams in the book are Graphviz source drawn at build time: Debian's graphviz (`dot`).
+if ! command -v dot >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "安装 Graphviz (installing graphviz) …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz) >/dev/null
+  else
+    echo "提示：没有找到 Graphviz 的 dot，网页中的示意图无法生成；请安装 graphviz (no graphviz found)." >&2
+  fi
+fi
+
 # Chinese glyphs in figures and pages: Debian's fonts-noto-cjk (only possible as root).
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
