@@ -23,8 +23,33 @@ def _ipython_kernel():
     return shell if shell is not None and hasattr(shell, "kernel") else None
 
 
+def _has_cjk_font() -> bool:
+    from matplotlib import font_manager
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return any(name in names for name in CJK_FONTS[:-1])
+
+
+def _install_cjk_font_on_colab() -> None:
+    """Colab has no CJK font: install Debian's fonts-noto-cjk there and register it with matplotlib."""
+    import glob
+    import shutil
+    import subprocess
+    import sys
+    if "google.colab" not in sys.modules or _has_cjk_font() or not shutil.which("apt-get"):
+        return
+    print("正在为 Colab 安装中文字体 fonts-noto-cjk（只需一次，约 1 分钟）…")
+    subprocess.run(["apt-get", "-qq", "install", "-y", "fonts-noto-cjk"], capture_output=True)
+    from matplotlib import font_manager
+    for path in glob.glob("/usr/share/fonts/opentype/noto/NotoSansCJK*.ttc"):
+        font_manager.fontManager.addfont(path)
+
+
 def use_chinese_font() -> None:
-    """Let matplotlib draw Chinese labels (Noto Sans CJK SC first) and a plain minus sign."""
+    """Let matplotlib draw Chinese labels (Noto Sans CJK SC first) and a plain minus sign.
+
+    On Colab, where no CJK font is installed, it first installs Debian's ``fonts-noto-cjk``.
+    """
+    _install_cjk_font_on_colab()
     matplotlib.rcParams["font.sans-serif"] = CJK_FONTS
     matplotlib.rcParams["font.family"] = "sans-serif"
     matplotlib.rcParams["axes.unicode_minus"] = False

@@ -108,3 +108,20 @@ def test_gpu_recording_is_not_replaced_from_a_cpu(tmp_path, capsys, monkeypatch)
     assert "CUDA" in capsys.readouterr().out and nb_path.read_bytes() == before
     assert book.choose_profile(md, None, "quick", force=False, have_cuda=True) == ("full", "")
     assert book.choose_profile(md, "quick", "quick", force=True, have_cuda=False) == ("quick", "")
+
+
+def test_retext_updates_prose_but_refuses_code_changes(tmp_path):
+    md = write(tmp_path, "1")
+    nb_path = md.with_suffix(".ipynb")
+    assert book.main(["run", str(md)]) == 0
+    outputs = [c.outputs for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "code"]
+    md.write_text(md.read_text(encoding="utf-8").replace("# 测试", "# 测试\n\n新加的一段文字。"), encoding="utf-8")
+    assert book.main(["retext", str(md)]) == 0
+    nb = nbformat.read(nb_path, as_version=4)
+    assert "新加的一段文字" in "".join(c.source for c in nb.cells)
+    assert [c.outputs for c in nb.cells if c.cell_type == "code"] == outputs
+    assert book.up_to_date(md, None)
+    md.write_text(md.read_text(encoding="utf-8").replace("print(1)", "print(2)"), encoding="utf-8")
+    before = nb_path.read_bytes()
+    assert book.main(["retext", str(md)]) == 1
+    assert nb_path.read_bytes() == before and not book.up_to_date(md, None)

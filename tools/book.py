@@ -2,6 +2,7 @@
 """The book's pipeline: execute sections with papermill, record outputs, build the HTML.
 
     python tools/book.py run [--all] [--profile auto|quick|full] [--force] [SECTION ...]
+    python tools/book.py retext SECTION  # prose-only edit: update the notebook's text, keep its outputs
     python tools/book.py html            # status page + jupyter-book build (renders recorded outputs)
     python tools/book.py build [--all] [--profile P]   # run, then html
     python tools/book.py status          # only (re)write chapters/status.md
@@ -274,6 +275,53 @@ def cmd_run(args) -> int:
     return 0
 
 
+def retext(md: Path) -> tuple[bool, str]:
+    """Carry prose-only edits of ``md`` into its recorded notebook without executing anything.
+
+    Allowed only when every code cell (source and tags) is unchanged since the recording, so the
+    recorded outputs are still exactly what this code printed. Markdown cells are replaced and the
+    source hash is updated; otherwise nothing is written and the reason is returned.
+    """
+    import jupytext
+    import nbformat
+    nb_path = md.with_suffix(".ipynb")
+    if not nb_path.is_file():
+        return False, "没有记录过的笔记本，请用 run 执行 (no recorded notebook: use run)"
+    nb = nbformat.read(nb_path, as_version=4)
+    src = jupytext.read(md)
+    old_code = [c for c in nb.cells if c.cell_type == "code"]
+    new_code = [c for c in src.cells if c.cell_type == "code"]
+    same = len(old_code) == len(new_code) and all(
+        a.source.strip() == b.source.strip() and a.metadata.get("tags", []) == b.metadata.get("tags", [])
+        for a, b in zip(old_code, new_code))
+    if not same:
+        return False, "代码单元格改动了，需要重新执行 (code cells changed: use run)"
+    outputs = iter(old_code)
+    cells = []
+    for cell in src.cells:
+        if cell.cell_type == "code":
+            cells.append(next(outputs))
+        else:
+            cell.metadata.pop("lines_to_next_cell", None)
+            cells.append(cell)
+    nb.cells = cells
+    nb.metadata.setdefault("d2l", {})["source_sha256"] = sha256(md)
+    tmp = nb_path.with_name(f".{nb_path.name}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, nb_path)
+    return True, "只更新了文字，输出保持原样 (prose updated, outputs kept)"
+
+
+def cmd_retext(args) -> int:
+    rc = 0
+    for spec in args.sections:
+        md = resolve(spec)
+        ok, msg = retext(md)
+        print(f"  {'✓' if ok else '✗'} {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md}: {msg}")
+        rc |= not ok
+    return rc
+
+
 def write_status() -> Path:
     """Write chapters/status.md (执行统计) from the notebooks' metadata."""
     import nbformat
@@ -342,6 +390,8 @@ def main(argv=None) -> int:
         p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
         p.add_argument("--force", action="store_true",
                        help="replace full-profile or GPU recordings even with a cheaper run")
+    p = sub.add_parser("retext", help="carry prose-only edits into the notebook without executing")
+    p.add_argument("sections", nargs="+")
     sub.add_parser("html")
     sub.add_parser("status")
     sub.add_parser("list")
@@ -353,6 +403,8 @@ def main(argv=None) -> int:
         return rc or cmd_html(args)
     if args.cmd == "html":
         return cmd_html(args)
+    if args.cmd == "retext":
+        return cmd_retext(args)
     if args.cmd == "status":
         for md in toc_sections():
             meta = recorded(md)

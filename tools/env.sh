@@ -8,8 +8,13 @@ cd "$ROOT"
 PY="${PYTHON:-python3}"
 VENV="${D2L_VENV:-$ROOT/.venv}"
 
-if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-  echo "需要 Python ≥ 3.9 (need Python >= 3.9): set PYTHON=/path/to/python3" >&2; exit 2
+# The pinned requirements (numpy 2.4, pandas 3.1, matplotlib 3.11, ipython 9) need Python >= 3.11.
+if ! found="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"; then
+  echo "找不到 Python：$PY (python not found): 用 PYTHON=/path/to/python3.11 指定" >&2; exit 2
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "需要 Python ≥ 3.11，找到的是 $found（$PY）；请安装 python3.11 或更新版本，并用 PYTHON=/path/to/python3.11 指定" \
+       "(need Python >= 3.11, found $found)" >&2; exit 2
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
