@@ -106,3 +106,25 @@ def test_check_markers_are_cell_tags(md: Path):
         if c.cell_type == "code":
             assert not re.search(r"^\s*#\s*NBVAL_", c.source, re.M), \
                 f"use the cell tag nbval-check-output instead of a comment: {c.source[:60]!r}"
+
+
+def terminology_terms() -> list[str]:
+    """The Chinese terms the book uses (second column of TERMINOLOGY.md)."""
+    terms = []
+    for line in (ROOT / "TERMINOLOGY.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and re.search(r"[\u4e00-\u9fff]", cells[1]) and cells[1] != "本书用语":
+            for part in re.split(r"[／/、]", re.sub(r"（.*?）|\(.*?\)", "", cells[1])):
+                if re.fullmatch(r"[\u4e00-\u9fff]{2,}", part.strip()):
+                    terms.append(part.strip())
+    return terms
+
+
+def test_search_dictionary_knows_every_term():
+    """Search splits Chinese with jieba: every term of TERMINOLOGY.md is in tools/jieba_dict.txt."""
+    words = {line.split()[0] for line in (ROOT / "tools" / "jieba_dict.txt").read_text(encoding="utf-8").splitlines()
+             if line.strip()}
+    terms = terminology_terms()
+    assert len(terms) > 30
+    missing = [t for t in terms if t not in words]
+    assert not missing, f"add to tools/jieba_dict.txt: {missing}"
