@@ -19,3 +19,4 @@ from .mnist import (FASHION_MNIST_LABELS, get_fashion_mnist_labels, load_data_fa
                     load_data_mnist, load_mnist_tensors, read_idx)
 from .train import (History, accuracy, evaluate_accuracy, evaluate_accuracy_gpu, evaluate_loss,
                     predict_ch3, train_ch3, train_ch6, train_epoch_ch3)
+from .checks import NonFiniteLossError, bilingual

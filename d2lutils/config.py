@@ -23,8 +23,8 @@ def resolve_profile(name: Optional[str] = None) -> str:
 
     ``auto`` means ``full`` when CUDA is available and ``quick`` otherwise.
     """
-    raw = name if name is not None else os.environ.get(PROFILE_ENV, "auto")
-    key = str(raw).strip().lower()
+    raw = name if name is not None else os.environ.get(PROFILE_ENV, "")
+    key = str(raw).strip().lower() or "auto"   # an empty value means "unset", like the other variables
     if key == "auto":
         return "full" if torch.cuda.is_available() else "quick"
     if key not in PROFILES:
@@ -53,6 +53,17 @@ class RunConfig:
         return full if self.full else quick
 
 
+def _threads_from_env() -> int:
+    """``$D2L_NUM_THREADS`` as a positive int; unset or empty means 0 (torch's default)."""
+    raw = os.environ.get("D2L_NUM_THREADS", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"环境变量 D2L_NUM_THREADS={raw!r} 必须是正整数（CPU 线程数），或者不设置"
+                         f"（D2L_NUM_THREADS must be a positive integer or unset, got {raw!r}）")
+    return int(raw)
+
+
 def setup(profile: Optional[str] = None, seed: int = 0, threads: Optional[int] = None) -> RunConfig:
     """Call once in every section's first code cell.
 
@@ -62,7 +73,7 @@ def setup(profile: Optional[str] = None, seed: int = 0, threads: Optional[int] =
     """
     resolved = resolve_profile(profile)
     seed_everything(seed)
-    threads = threads or int(os.environ.get("D2L_NUM_THREADS", "0") or 0)
+    threads = threads or _threads_from_env()
     if threads:
         torch.set_num_threads(threads)
     use_chinese_font()

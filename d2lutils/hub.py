@@ -14,6 +14,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,12 +29,17 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pooch
 
+from filelock import FileLock
+
 from .registry import REGISTRY_ENTRIES
 
 # The book's repository; its data/ folder is the last download mirror.
 BOOK_REPO_RAW = "https://raw.githubusercontent.com/d2l-zh-exec/d2l-zh-exec/main/data"
 _BOOK_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _DONE_MARKER = ".d2l-extracted"
+# A temporary download or extraction folder untouched for this long was left by a killed process.
+STALE_SECONDS = 3600
+DEFAULT_DOWNLOAD_TIMEOUT = 900.0
 
 pooch.get_logger().setLevel("WARNING")
 
@@ -85,6 +92,85 @@ def _progress_default() -> bool:
     return not os.environ.get("CI")
 
 
+def download_deadline() -> float:
+    """Overall seconds allowed for one file's download: ``$D2L_DOWNLOAD_TIMEOUT`` (default 900)."""
+    raw = os.environ.get("D2L_DOWNLOAD_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_DOWNLOAD_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"环境变量 D2L_DOWNLOAD_TIMEOUT={raw!r} 必须是正数（秒）"
+                         f"（D2L_DOWNLOAD_TIMEOUT must be a positive number of seconds, got {raw!r}）")
+    return value
+
+
+class _DeadlineDownloader:
+    """Stream a URL into a file, giving up after ``deadline`` seconds in all (not per read).
+
+    A trickling server defeats a per-read timeout; here a watchdog shuts the socket down when the
+    deadline passes, so the blocked read fails and the partial temporary file is discarded by pooch.
+    """
+
+    def __init__(self, read_timeout: float, deadline: float) -> None:
+        self.read_timeout, self.deadline = read_timeout, deadline
+
+    def __call__(self, url: str, output_file, pooch_obj=None) -> None:
+        import requests
+        expired = threading.Event()
+        with requests.get(url, stream=True, timeout=self.read_timeout) as response:
+            response.raise_for_status()
+
+            def stop() -> None:
+                # Shut the socket down (closing it here would block on the reader's buffer lock):
+                # the blocked read in the main thread then returns at once.
+                expired.set()
+                import socket
+                fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+                sock = getattr(getattr(fp, "raw", None), "_sock", None) or getattr(
+                    getattr(response.raw, "_connection", None), "sock", None)
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+            watchdog = threading.Timer(self.deadline, stop)
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                with open(output_file, "wb") as out:
+                    for chunk in response.iter_content(chunk_size=1 << 16):
+                        if expired.is_set():
+                            break
+                        out.write(chunk)
+            except Exception:
+                if not expired.is_set():
+                    raise
+            finally:
+                watchdog.cancel()
+        if expired.is_set():
+            raise TimeoutError(f"下载超过了总时限 {self.deadline:g} 秒，可用 D2L_DOWNLOAD_TIMEOUT 调整"
+                               f"（download exceeded the overall deadline of {self.deadline:g} s）")
+
+
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Delete temporaries matching ``pattern`` that nobody has touched for ``STALE_SECONDS``."""
+    now = time.time()
+    try:
+        candidates = list(folder.glob(pattern))
+    except OSError:
+        return
+    for path in candidates:
+        try:
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) -> Path:
     """Return a local path to the dataset file ``name`` (a key of ``REGISTRY``), with a verified sha256."""
     if name not in REGISTRY:
@@ -93,11 +179,21 @@ def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) 
     tried: list[str] = []
 
     cached = cache_dir() / name
-    if cached.is_file():
-        if _has_hash(cached, entry.sha256):
-            return cached
-        cached.unlink(missing_ok=True)  # never keep a file that fails its check
-        tried.append(f"{cached}: 校验和不符，已删除 (sha256 mismatch, removed)")
+    cache_usable = True
+    try:
+        if cached.is_file():
+            if _has_hash(cached, entry.sha256):
+                return cached
+            try:
+                cached.unlink()  # never keep a file that fails its check
+                tried.append(f"{cached}: 校验和不符，已删除 (sha256 mismatch, removed)")
+            except OSError as err:
+                cache_usable = False
+                tried.append(f"{cached}: 校验和不符，且无法删除（{type(err).__name__}）；"
+                             f"请删除它或用 D2L_DATA_DIR 换一个可写的缓存目录 (corrupt and cannot be removed)")
+    except OSError as err:
+        cache_usable = False
+        tried.append(f"{cached}: 缓存不可读（{type(err).__name__}: {err}）(cache not readable)")
 
     for folder in local_mirrors():
         path = folder / name
@@ -108,17 +204,27 @@ def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) 
         else:
             tried.append(f"{path}: 校验和不符，已跳过 (sha256 mismatch, skipped)")
 
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    show = _progress_default() if progress is None else progress
-    for url in entry.urls:
+    if cache_usable:
         try:
-            got = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=cached.name,
-                                 path=cached.parent, progressbar=show,
-                                 downloader=pooch.HTTPDownloader(progressbar=show, timeout=timeout))
-            return Path(got)
-        except Exception as err:  # noqa: BLE001 - every failure is reported below
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            tried.append(f"{url}: {type(err).__name__}: {reason[:200]}")
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=cached.parent, prefix=".d2l-probe-")
+            probe.close()
+        except OSError as err:
+            cache_usable = False
+            tried.append(f"{cached.parent}: 缓存目录无法写入（{type(err).__name__}: {err}）；"
+                         f"请用 D2L_DATA_DIR 指定一个可写的目录 (cache folder not writable: set D2L_DATA_DIR)")
+    if cache_usable:
+        _remove_stale(cached.parent, "tmp*")  # downloads of a killed process
+        deadline = download_deadline()
+        for url in entry.urls:
+            try:
+                got = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=cached.name,
+                                     path=cached.parent, progressbar=False,
+                                     downloader=_DeadlineDownloader(timeout, deadline))
+                return Path(got)
+            except Exception as err:  # noqa: BLE001 - every failure is reported below
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                tried.append(f"{url}: {type(err).__name__}: {reason[:200]}")
 
     lines = "\n  - ".join(tried)
     raise DataUnavailableError(
@@ -154,6 +260,19 @@ def extract(name: str) -> Path:
     if marker.is_file() and marker.read_text() == entry.sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # One extraction per archive at a time: a second process waits and then reuses the result,
+    # so a folder that someone already returned is never deleted under their feet.
+    locks = cache_dir() / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"extract-{base}.lock")):
+        if marker.is_file() and marker.read_text() == entry.sha256:
+            return dest
+        _remove_stale(dest.parent, f".{base}-*")  # half-extracted folders of a killed process
+        _extract_into(archive, dest, entry.sha256, base)
+    return dest
+
+
+def _extract_into(archive: Path, dest: Path, sha256: str, base: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{base}-", dir=dest.parent))
     try:
         if zipfile.is_zipfile(archive):
@@ -167,18 +286,13 @@ def extract(name: str) -> Path:
                     _check_member(info.name)
                     if info.issym() or info.islnk():
                         raise ValueError(f"拒绝解压链接 {info.name!r}（links are not extracted）")
-                tf.extractall(tmp)
+                # the "data" filter also refuses devices, FIFOs and setuid/setgid bits
+                tf.extractall(tmp, filter="data")
         else:
             raise ValueError(f"{archive} 不是 zip 或 tar 文件（not a zip or tar archive）")
-        (tmp / _DONE_MARKER).write_text(entry.sha256)
-        if dest.exists():
+        (tmp / _DONE_MARKER).write_text(sha256)
+        if dest.exists():  # an incomplete folder (no marker): we hold the lock, nobody is reading it
             shutil.rmtree(dest, ignore_errors=True)
-        try:
-            os.replace(tmp, dest)
-        except OSError:
-            # Another process finished first; keep its (identical) result.
-            if not (marker.is_file() and marker.read_text() == entry.sha256):
-                raise
+        os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return dest

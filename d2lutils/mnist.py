@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .checks import image_size, positive_int
 from .arrays import ArrayLoader
 from .device import try_gpu
 from .hub import fetch
@@ -77,6 +78,12 @@ def load_data_fashion_mnist(batch_size: int, resize=None, *, device: Optional[to
     converted to float and resized (``F.interpolate``) there. ``subset``/``test_subset`` keep the
     first n examples, ``max_batches`` caps the training batches per epoch (quick profile).
     """
+    batch_size = positive_int("batch_size", batch_size)
+    test_batch_size = positive_int("test_batch_size", test_batch_size, allow_none=True)
+    subset = positive_int("subset", subset, allow_none=True)
+    test_subset = positive_int("test_subset", test_subset, allow_none=True)
+    max_batches = positive_int("max_batches", max_batches, allow_none=True)
+    resize = image_size(resize)
     device = try_gpu() if device is None else torch.device(device)
     loaders = []
     for train, n, bs, cap in ((True, subset, batch_size, max_batches),

@@ -68,13 +68,17 @@ def _shows_something(ax) -> bool:
     if ax.images or ax.patches:
         return True
     (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-    for xy in [line.get_xydata() for line in ax.lines] + [c.get_offsets() for c in ax.collections]:
+    if getattr(ax, "_colorbar", None) is not None:  # a colorbar's axes
+        return True
+    from matplotlib.collections import PathCollection
+    points = [c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)]
+    for xy in [line.get_xydata() for line in ax.lines] + points:
         xy = np.asarray(xy, dtype=float).reshape(-1, 2) if np.size(xy) else np.empty((0, 2))
         inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
         if inside.any():
             return True
-    # other collections (fill_between, contour) count when their data overlaps the view
-    return any(not len(c.get_offsets()) for c in ax.collections) and ax.dataLim.overlaps(ax.viewLim)
+    # other collections (fill_between, contour, pcolormesh) count when their data overlaps the view
+    return any(not isinstance(c, PathCollection) for c in ax.collections) and ax.dataLim.overlaps(ax.viewLim)
 
 
 def empty_axes(fig) -> list[int]:

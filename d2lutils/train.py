@@ -18,6 +18,7 @@ from torch import nn
 from .device import try_gpu
 from .mnist import get_fashion_mnist_labels
 from .plotting import Animator, show_images
+from .checks import check_loss, finite_number, positive_int
 from .utils import Timer
 
 
@@ -134,7 +135,11 @@ def train_epoch_ch3(net, train_iter, loss, updater, progress: bool = False) -> t
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
               animate: bool = True, progress: Optional[bool] = None) -> History:
-    """Train a model of chapter 3 (softmax regression, MLP); returns the History and prints a summary."""
+    """Train a model of chapter 3 (softmax regression, MLP); returns the History and prints a summary.
+
+    Stops with ``NonFiniteLossError`` (saying which epoch and what to try) when the loss becomes nan/inf.
+    """
+    num_epochs = positive_int("num_epochs", num_epochs)
     history = History()
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
                         legend=["train loss", "train acc", "test acc"]) if animate else None
@@ -147,6 +152,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
         timer.stop()
         n_seen += getattr(train_iter, "num_examples", 0) if not getattr(train_iter, "max_batches", None) \
             else min(train_iter.num_examples, train_iter.max_batches * train_iter.batch_size)
+        check_loss(train_loss, epoch + 1)
         test_acc = evaluate_accuracy(net, test_iter)
         history.train_loss.append(train_loss)
         history.train_acc.append(train_acc)
@@ -186,7 +192,11 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
 
     ``amp=True`` uses bf16 autocast on CUDA (ignored on the CPU); ``channels_last=True`` stores the
     model and the inputs in NHWC order. Returns the History, prints metrics and examples/sec.
+    Stops with ``NonFiniteLossError`` (saying which epoch and what to try) when the loss becomes nan/inf.
     """
+    num_epochs = positive_int("num_epochs", num_epochs)
+    if optimizer is None:
+        lr = finite_number("lr", lr)
     device = torch.device(device) if device is not None else try_gpu()
     if init is not None:
         net.apply(init)
@@ -228,6 +238,7 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
         n_seen += n
         with autocast():
             test_acc = evaluate_accuracy(net, test_iter, device)
+        check_loss(float(loss_sum) / n, epoch + 1)
         history.train_loss.append(float(loss_sum) / n)
         history.train_acc.append(float(correct) / n)
         history.test_acc.append(test_acc)

@@ -1,8 +1,11 @@
-"""Shared fixtures: a local HTTP server on 127.0.0.1 and an isolated data cache."""
+"""Shared fixtures: a local HTTP server on 127.0.0.1, an isolated data cache, the built HTML book."""
 from __future__ import annotations
 
 import http.server
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +34,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if kind == "trickle":  # one byte at a time, slower than any deadline in the tests
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            return
         if kind == "slow":  # in pieces, so that two clients overlap
             for i in range(0, len(body), 4096):
                 self.wfile.write(body[i:i + 4096])
@@ -75,3 +87,23 @@ def isolated_data(tmp_path, monkeypatch):
     monkeypatch.setenv("D2L_DATA_MIRROR", "")
     monkeypatch.setattr(hub, "_BOOK_DATA_DIR", tmp_path / "no-book-data")
     return cache
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory) -> Path:
+    """Build the HTML book from the recorded notebooks once per session, as README command 1 does
+    (``jupyter-book build -W``, outside the source tree); fails with the build's last lines.
+    ``D2L_BOOK_HTML=<dir>`` uses an already built ``_build/html`` instead (for quick local runs)."""
+    if os.environ.get("D2L_BOOK_HTML"):
+        return Path(os.environ["D2L_BOOK_HTML"]).resolve()
+    sys.path.insert(0, str(ROOT / "tools"))
+    import book
+    out = tmp_path_factory.mktemp("book")
+    book.write_status()
+    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n",
+                           "--keep-going", "--path-output", str(out), str(ROOT)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        pytest.fail(f"jupyter-book build failed (warnings are errors):\n{tail}")
+    return out / "_build" / "html"

@@ -85,3 +85,11 @@ def test_empty_axes_detects_nothing_drawn_and_data_outside_view():
     a.axis("off")  # an axes switched off on purpose is not reported
     assert d2l.empty_axes(fig) == [2]
     plt.close("all")
+
+
+def test_colorbar_and_mesh_are_not_reported_empty():
+    fig, ax = plt.subplots()
+    mesh = ax.pcolormesh(torch.rand(4, 5).numpy() + 3)  # values away from 0
+    fig.colorbar(mesh, ax=ax)
+    assert d2l.empty_axes(fig) == []
+    plt.close("all")
