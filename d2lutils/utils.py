@@ -58,6 +58,11 @@ def glue(name: str, value, display: bool = False):
     Uses myst-nb's ``glue`` when it is installed (the book's build); elsewhere (Colab, a plain
     Jupyter) it does nothing visible.  Returns ``value`` so it can be used inline.
     """
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:  # numpy/torch scalars: glue the plain Python number, so that {glue:text} can format it
+            value = value.item()
+        except (ValueError, RuntimeError, TypeError):
+            pass
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - only outside the book's environment
