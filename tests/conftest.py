@@ -90,12 +90,13 @@ def isolated_data(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def book_html(tmp_path_factory) -> Path:
+def book_build(tmp_path_factory) -> tuple[Path, str]:
     """Build the HTML book from the recorded notebooks once per session, as README command 1 does
-    (``jupyter-book build -W``, outside the source tree); fails with the build's last lines.
-    ``D2L_BOOK_HTML=<dir>`` uses an already built ``_build/html`` instead (for quick local runs)."""
+    (``jupyter-book build -W --keep-going``, outside the source tree). Returns (html folder, the
+    build's last lines when it failed, else ""). ``D2L_BOOK_HTML=<dir>`` uses an already built
+    ``_build/html`` instead (for quick local runs of the browser tests)."""
     if os.environ.get("D2L_BOOK_HTML"):
-        return Path(os.environ["D2L_BOOK_HTML"]).resolve()
+        return Path(os.environ["D2L_BOOK_HTML"]).resolve(), ""
     sys.path.insert(0, str(ROOT / "tools"))
     import book
     out = tmp_path_factory.mktemp("book")
@@ -103,7 +104,14 @@ def book_html(tmp_path_factory) -> Path:
     proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n",
                            "--keep-going", "--path-output", str(out), str(ROOT)],
                           capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        pytest.fail(f"jupyter-book build failed (warnings are errors):\n{tail}")
-    return out / "_build" / "html"
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]) if proc.returncode else ""
+    return out / "_build" / "html", tail
+
+
+@pytest.fixture(scope="session")
+def book_html(book_build) -> Path:
+    """The built book; fails with the build's last lines when it had an error or a warning."""
+    html, error = book_build
+    if error:
+        pytest.fail(f"jupyter-book build failed (warnings are errors):\n{error}")
+    return html

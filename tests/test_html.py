@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,16 +14,9 @@ import book  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    book.write_status()
-    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n",
-                           "--keep-going", "--path-output", str(out), str(ROOT)],
-                          capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        pytest.fail(f"jupyter-book build failed (warnings are errors):\n{tail}")
-    return out / "_build" / "html"
+def html(book_html) -> Path:
+    """The book built once per test session (``book_html`` in conftest.py)."""
+    return book_html
 
 
 def test_every_section_has_a_page(html):
@@ -62,10 +54,14 @@ def test_colab_link_points_to_the_notebook(html):
                      page)
 
 
-def test_figures_are_png(html):
+def test_figures_are_png_and_diagrams_svg(html):
+    """Plots from the runs are PNG; the drawn diagrams are Graphviz SVG (and nothing else is)."""
     images = list((html / "_images").iterdir()) if (html / "_images").exists() else []
     assert any(p.suffix == ".png" for p in images), "no PNG figures in the book"
-    assert not any(p.suffix in (".svg", ".pdf") for p in images)
+    svgs = [p for p in images if p.suffix == ".svg"]
+    assert len(svgs) >= 60, f"only {len(svgs)} Graphviz diagrams rendered"
+    assert all(p.name.startswith("graphviz-") for p in svgs), "an SVG that is not a drawn diagram"
+    assert not any(p.suffix == ".pdf" for p in images)
 
 
 def test_status_page(html):

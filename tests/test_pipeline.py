@@ -53,6 +53,8 @@ def test_run_writes_executed_notebook_with_metadata(tmp_path, capsys):
     assert meta["profile"] == "full" and meta["device"] in ("cpu", "cuda:0")
     assert meta["metrics"]["test_acc"] == 0.7 and meta["duration_s"] > 0
     assert meta["source_sha256"] == book.sha256(md)
+    # d2l.setup lives in config.py: its hash (and its imports') is recorded for staleness checks
+    assert meta["helpers_sha256"]["d2lutils/config.py"] == book.sha256(ROOT / "d2lutils" / "config.py")
     text = book.notebook_text(nb.cells)
     assert "运行配置：profile=full" in text and "\nF\n" in text
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -125,3 +127,27 @@ def test_retext_updates_prose_but_refuses_code_changes(tmp_path):
     before = nb_path.read_bytes()
     assert book.main(["retext", str(md)]) == 1
     assert nb_path.read_bytes() == before and not book.up_to_date(md, None)
+
+
+def test_an_empty_figure_fails_the_run(tmp_path, capsys):
+    """A plot whose data never reaches the axes warns on stderr; run reports it and writes nothing."""
+    md = write(tmp_path, "1")
+    md.write_text(md.read_text(encoding="utf-8").replace(
+        "print(1)", "from matplotlib import pyplot as plt\nax = plt.subplots()[1]\nax.set_xlim(0, 1)\n"
+        "ax.set_ylim(0, 1)\nax.scatter([5, 6], [5, 6]);"), encoding="utf-8")
+    assert book.main(["run", str(md)]) == 1
+    out = capsys.readouterr().out
+    assert "stderr" in out and "empty axes" in out
+    assert not md.with_suffix(".ipynb").exists()
+
+
+def test_rerun_keeps_cell_ids_and_leaves_no_temporary_folder(tmp_path):
+    import glob
+    import tempfile
+    md = write(tmp_path, "1")
+    before = set(glob.glob(str(Path(tempfile.gettempdir()) / "d2lbook-*")))
+    assert book.main(["run", str(md)]) == 0
+    ids = [c.id for c in nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells]
+    assert book.main(["run", str(md)]) == 0
+    assert [c.id for c in nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells] == ids
+    assert set(glob.glob(str(Path(tempfile.gettempdir()) / "d2lbook-*"))) == before

@@ -7,12 +7,16 @@
     python tools/book.py build [--all] [--profile P]   # run, then html
     python tools/book.py status          # only (re)write chapters/status.md
     python tools/book.py list            # sections in _toc.yml order
+    python tools/book.py new PART NAME --lecture N [--title T]  # a new section from chapters/_template.md
 
 A section is ``chapters/<part>/<name>.md`` (the source people edit). ``run`` converts it with
 jupytext, executes it with papermill (profile via $D2L_PROFILE, cwd = the chapter folder) and
 writes the executed notebook to ``<name>.ipynb`` beside it, with profile, device, durations and
 final metrics in ``metadata.d2l``. Without ``--all`` only sections whose ``.md`` changed since
-their last recorded run are executed. A failing cell fails the run and names the section; the
+their last recorded run, or that use a d2lutils module changed since then, are executed (the
+modules a section uses — its ``d2l.<name>`` references, followed through the package's own
+imports — and their sha256 are kept in ``metadata.d2l.helpers_sha256``; a notebook recorded
+without that field counts as up to date). A failing cell fails the run and names the section; the
 old ``.ipynb`` is then left untouched. A section keeps the profile and device class of its recording:
 a ``full`` or GPU recording is never replaced by a cheaper run unless ``--force`` is given.
 """
@@ -20,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +72,102 @@ def toc_sections() -> list[Path]:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- which d2lutils modules a section uses -------------------------------------------------------
+# A recording is out of date when its .md changed, and also when a d2lutils module that its code
+# uses changed. "Uses" is read statically: the names the code takes from the package
+# (``d2l.train_ch6``, ``from d2lutils import detection``, ``d2lutils.train``), mapped to modules by
+# the imports in d2lutils/__init__.py, plus every module those import in turn.
+HELPERS = ROOT / "d2lutils"
+
+
+def _package_imports(tree, package: str) -> set[str]:
+    """Modules of ``package`` that one module's syntax tree imports (relative or absolute)."""
+    import ast
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level >= 1 or (node.module or "").split(".")[0] == package:
+                mod = node.module or ""
+                if node.level == 0:
+                    mod = mod.partition(".")[2]
+                if mod:
+                    out.add(mod.split(".")[0])
+                else:  # from . import a, b
+                    out.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                head, _, mod = a.name.partition(".")
+                if head == package and mod:
+                    out.add(mod.split(".")[0])
+    return out
+
+
+def helper_index(pkg: Path | None = None) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """(exported name -> module, module -> modules it imports) for the helper package."""
+    pkg = pkg or HELPERS
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(pkg.glob("*.py")))
+    return _helper_index(pkg, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _helper_index(pkg: Path, stamp: tuple) -> tuple[dict[str, str], dict[str, set[str]]]:
+    import ast
+    modules = {p.stem for p in pkg.glob("*.py") if p.stem != "__init__"}
+    names: dict[str, str] = {m: m for m in modules}  # d2l.<module> works once __init__ imported it
+    init = ast.parse((pkg / "__init__.py").read_text(encoding="utf-8"))
+    for node in init.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for a in node.names:
+                target = node.module.split(".")[0] if node.module else a.name
+                if target in modules:
+                    names[a.asname or a.name] = target
+    deps = {m: _package_imports(ast.parse((pkg / f"{m}.py").read_text(encoding="utf-8")), pkg.name) & modules
+            for m in modules}
+    return names, deps
+
+
+def helper_modules(code: str, pkg: Path | None = None) -> list[str]:
+    """The helper modules (file stems) that ``code`` uses, directly or through other helpers."""
+    pkg = pkg or HELPERS
+    names, deps = helper_index(pkg)
+    package = re.escape(pkg.name)
+    aliases = {"d2l", pkg.name, *re.findall(rf"import\s+{package}\s+as\s+(\w+)", code)}
+    used: set[str] = set()
+    for alias in aliases:
+        used.update(re.findall(rf"(?<![\w.]){re.escape(alias)}\.(\w+)", code))
+    for names_list in re.findall(rf"from\s+{package}\s+import\s+(\([^)]*\)|[^\n]+)", code):
+        used.update(re.findall(r"\w+", re.sub(r"\bas\s+\w+", "", names_list.strip("()"))))
+    used.update(re.findall(rf"from\s+{package}\.(\w+)\s+import", code))
+    todo = [names[n] for n in used if n in names]
+    found: set[str] = set()
+    while todo:
+        m = todo.pop()
+        if m not in found:
+            found.add(m)
+            todo.extend(deps.get(m, ()))
+    return sorted(found)
+
+
+def helper_hashes(code: str, pkg: Path | None = None) -> dict[str, str]:
+    """``{"d2lutils/train.py": sha256, …}`` for the helper modules that ``code`` uses."""
+    pkg = pkg or HELPERS
+    return {f"{pkg.name}/{m}.py": sha256(pkg / f"{m}.py") for m in helper_modules(code, pkg)}
+
+
+def code_of(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def changed_helpers(nb) -> list[str]:
+    """Helper files whose content differs from the recording's (``[]`` also when it is unknown:
+    notebooks recorded before ``helpers_sha256`` existed are not forced to re-run)."""
+    recorded_hashes = nb.metadata.get("d2l", {}).get("helpers_sha256")
+    if recorded_hashes is None:
+        return []
+    now = helper_hashes(code_of(nb))
+    return sorted(k for k in set(now) | set(recorded_hashes) if now.get(k) != recorded_hashes.get(k))
 
 
 def resolve(spec: str) -> Path:
@@ -164,8 +266,13 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                             progress_bar=False, log_output=False, execution_timeout=timeout,
                             request_save_on_cell_execute=False)
     except Exception as err:  # papermill raises PapermillExecutionError with the traceback
+        shutil.rmtree(tmpdir, ignore_errors=True)
         lines = str(err).strip().splitlines()
-        return False, "\n".join(lines[-15:])
+        where = ""
+        if getattr(err, "cell_index", None) is not None:
+            where = (f"第 {err.cell_index + 1} 个单元格出错（cell {err.cell_index + 1} failed）：\n"
+                     f"{(getattr(err, 'source', '') or '')[:800]}\n---\n")
+        return False, where + "\n".join(lines[-15:])
     finally:
         for k, v in env_backup.items():
             if v is None:
@@ -174,8 +281,18 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                 os.environ[k] = v
     seconds = time.perf_counter() - start
     done = nbformat.read(out, as_version=4)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    # A warning on stderr would be rejected by the tests and the HTML build: report it now.
+    for i, cell in enumerate(done.cells):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                return False, (f"第 {i + 1} 个单元格向 stderr 写了内容（a cell wrote to stderr）：\n"
+                               f"{o.get('text', '')[:600]}\n单元格源码 (cell source):\n{cell.source[:600]}")
     done.metadata.pop("papermill", None)
     clean_cell_metadata(done)
+    # Stable cell ids: a run that changes nothing leaves the notebook's cells unchanged.
+    for i, cell in enumerate(done.cells):
+        cell["id"] = f"c{i:03d}-{hashlib.sha256(cell.source.encode('utf-8')).hexdigest()[:8]}"
     facts = read_run_facts(done)
     done.metadata["d2l"] = {
         "source_sha256": sha256(md),
@@ -185,6 +302,8 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
         "duration_s": round(seconds, 1),
         "executed": dt.date.today().isoformat(),
         "metrics": facts.get("metrics", {}),
+        # the d2lutils modules this code uses: a change to one of them makes the recording stale
+        "helpers_sha256": helper_hashes(code_of(nb)),
     }
     target = md.with_suffix(".ipynb")
     tmp_target = target.with_name(f".{target.name}.tmp")
@@ -193,15 +312,26 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     return True, f"{seconds:.1f} s, profile={done.metadata['d2l']['profile']}, device={done.metadata['d2l']['device']}"
 
 
-def up_to_date(md: Path, profile_requested: str | None) -> bool:
+def stale_reason(md: Path) -> str:
+    """Why the recording of ``md`` is out of date ("" when it is not): no notebook, the .md changed,
+    or a d2lutils module that the section uses changed since it was recorded."""
     nb_path = md.with_suffix(".ipynb")
     if not nb_path.is_file():
-        return False
+        return "未执行 (not run yet)"
     import nbformat
-    meta = nbformat.read(nb_path, as_version=4).metadata.get("d2l", {})
-    if meta.get("source_sha256") != sha256(md):
+    nb = nbformat.read(nb_path, as_version=4)
+    if nb.metadata.get("d2l", {}).get("source_sha256") != sha256(md):
+        return ".md 已改动 (.md changed)"
+    helpers = changed_helpers(nb)
+    if helpers:
+        return f"辅助模块改动了 (helpers changed): {', '.join(helpers)}"
+    return ""
+
+
+def up_to_date(md: Path, profile_requested: str | None) -> bool:
+    if stale_reason(md):
         return False
-    return profile_requested is None or meta.get("profile") == profile_requested
+    return profile_requested is None or recorded(md).get("profile") == profile_requested
 
 
 def recorded(md: Path) -> dict:
@@ -250,12 +380,17 @@ def cmd_run(args) -> int:
             print(f"  ✗ {rel}: 文件不存在 (missing; listed in _toc.yml?)")
             failed.append(str(rel))
             continue
-        if not args.all and not args.sections and up_to_date(md, requested):
-            print(f"  最新，跳过 (up to date)  {rel}")
-            continue
+        if not args.all and not args.sections:
+            if up_to_date(md, requested):
+                print(f"  最新，跳过 (up to date)  {rel}")
+                continue
+            reason = stale_reason(md)
+            if reason:
+                print(f"  过期 (stale) {rel}: {reason}", flush=True)
         profile, why = choose_profile(md, requested, default, args.force, have_cuda)
         if profile is None:
-            stale = "" if up_to_date(md, None) else "；注意：.md 已改动，这一节的记录已过期 (stale)"
+            reason = stale_reason(md)
+            stale = f"；注意：这一节的记录已过期 (stale)：{reason}" if reason else ""
             print(f"  保留记录，跳过 (kept) {rel}: {why}{stale}", flush=True)
             kept.append(str(rel))
             continue
@@ -357,8 +492,10 @@ def write_status() -> Path:
     text = ["# 执行统计", "",
             "本页由 `tools/book.py` 根据各节笔记本中记录的元数据自动生成：每一节最近一次执行所用的运行配置"
             "（profile）、设备、总用时（秒，含内核启动）以及训练类章节的最终指标。",
-            "", "| 章节 | 课程讲次 | profile | 设备 | 用时 (秒) | 最终指标 |", "|---|---|---|---|---|---|",
-            *rows, "",
+            # class d2l-status: _static/d2l.css shows the rows as cards on a phone
+            "", ":::{table}", ":class: d2l-status", "",
+            "| 章节 | 课程讲次 | profile | 设备 | 用时 (秒) | 最终指标 |", "|---|---|---|---|---|---|",
+            *rows, ":::", "",
             f"合计：quick {total.get('quick', 0):.0f} 秒，full {total.get('full', 0):.0f} 秒。", "",
             "## 等待 GPU 上 full 配置记录的章节", "",
             "下面这些训练类章节目前的记录来自 quick 配置或 CPU；有 GPU 时用 "
@@ -367,6 +504,26 @@ def write_status() -> Path:
     out = ROOT / "chapters" / "status.md"
     out.write_text("\n".join(text), encoding="utf-8")
     return out
+
+
+TEMPLATE = ROOT / "chapters" / "_template.md"
+
+
+def new_section(part: str, name: str, lecture: int, title: str | None = None,
+                chapters: Path | None = None) -> Path:
+    """Write ``chapters/<part>/<name>.md`` from chapters/_template.md; refuses to overwrite."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", part) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise SystemExit(f"部分和章节名只用小写字母、数字和 - (part/name: lowercase, digits, -): {part}/{name}")
+    md = (chapters or ROOT / "chapters") / part / f"{name}.md"
+    if md.exists():
+        raise SystemExit(f"{md} 已存在，不覆盖 (exists; not overwritten)")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for key, value in {"__LECTURE2__": f"{lecture:02d}", "__LECTURE__": str(lecture), "__PART__": part,
+                       "__NAME__": name, "__TITLE__": title or name}.items():
+        text = text.replace(key, value)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(text, encoding="utf-8")
+    return md
 
 
 def cmd_html(args) -> int:
@@ -392,6 +549,11 @@ def main(argv=None) -> int:
                        help="replace full-profile or GPU recordings even with a cheaper run")
     p = sub.add_parser("retext", help="carry prose-only edits into the notebook without executing")
     p.add_argument("sections", nargs="+")
+    p = sub.add_parser("new", help="start a section from chapters/_template.md")
+    p.add_argument("part", help="folder under chapters/, e.g. linear-networks")
+    p.add_argument("name", help="section file name without .md, e.g. weight-decay")
+    p.add_argument("--lecture", type=int, required=True, help="course lecture number")
+    p.add_argument("--title", default=None, help="the section's heading (default: NAME)")
     sub.add_parser("html")
     sub.add_parser("status")
     sub.add_parser("list")
@@ -405,11 +567,18 @@ def main(argv=None) -> int:
         return cmd_html(args)
     if args.cmd == "retext":
         return cmd_retext(args)
+    if args.cmd == "new":
+        md = new_section(args.part, args.name, args.lecture, args.title)
+        rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
+        print(f"已生成 (written) {rel}；写好后加入 _toc.yml 并运行 python tools/book.py run {rel}")
+        return 0
     if args.cmd == "status":
         for md in toc_sections():
             meta = recorded(md)
-            print(f"{str(md.relative_to(ROOT)):60s} {meta.get('profile', '未执行'):6s} {meta.get('device', '–'):8s}"
-                  f" {'最新' if up_to_date(md, None) else '过期 (stale)'}")
+            reason = stale_reason(md)
+            rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
+            print(f"{str(rel):60s} {meta.get('profile', '未执行'):6s} {meta.get('device', '–'):8s}"
+                  f" {'过期 (stale): ' + reason if reason else '最新'}")
         print(write_status())
         return 0
     for md in toc_sections():

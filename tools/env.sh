@@ -1,6 +1,6 @@
 # Shared set-up for tools/build.sh and tools/test.sh (sourced, not run).
 # Creates .venv when missing, installs the pinned requirements (again only when requirements.txt or
-# pyproject.toml changed), installs the CJK font when running as root, and points the data
+# pyproject.toml changed), installs the CJK font, Graphviz and Chromium when running as root, and points the data
 # layer at ../shared/data when that folder exists.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +52,18 @@ if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
     rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/matplotlib"
   else
     echo "提示：没有找到中文字体，图中的中文会显示为方框；请安装 fonts-noto-cjk (no CJK font found)." >&2
+  fi
+fi
+
+# The browser tests (tests/test_browser.py) drive Debian's chromium through playwright; playwright's
+# own browser download needs the internet, so the system browser is used.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "安装 Chromium (installing chromium for the browser tests) …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null \
+      || echo "提示：chromium 安装失败，浏览器测试会跳过 (installing chromium failed: browser tests skip)." >&2
+  else
+    echo "提示：没有找到 chromium，浏览器测试会跳过；请安装 chromium (no chromium: browser tests skip)." >&2
   fi
 fi
 
