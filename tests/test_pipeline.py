@@ -151,3 +151,16 @@ def test_rerun_keeps_cell_ids_and_leaves_no_temporary_folder(tmp_path):
     assert book.main(["run", str(md)]) == 0
     assert [c.id for c in nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells] == ids
     assert set(glob.glob(str(Path(tempfile.gettempdir()) / "d2lbook-*"))) == before
+
+
+def test_invalid_front_matter_names_the_file_and_spares_the_others(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\njupytext: [unclosed\nlectures: [1]\n---\n\n# 坏的头部\n", encoding="utf-8")
+    ok, msg = book.execute(bad, "quick", 60)
+    assert not ok and "bad.md" in msg
+    good = write(tmp_path, "1")
+    monkeypatch.setattr(book, "toc_sections", lambda: [bad, good])
+    page = book.write_status().read_text(encoding="utf-8")   # does not raise
+    assert "bad.md" in capsys.readouterr().out and "坏的头部" in page
+    monkeypatch.undo()
+    book.write_status()  # put the book's own status page back

@@ -250,7 +250,10 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     import nbformat
     import papermill as pm
 
-    nb = jupytext.read(md)
+    try:
+        nb = jupytext.read(md)
+    except Exception as err:  # e.g. invalid YAML front matter: name the file, not just the parser
+        return False, f"无法读取 {md}（cannot read the section）：{type(err).__name__}: {str(err)[:400]}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
     nb.metadata["jupytext"].pop("text_representation", None)
@@ -471,7 +474,14 @@ def write_status() -> Path:
             head = md.read_text(encoding="utf-8")
             fm = re.match(r"^---\n(.*?)\n---\n", head, re.S)
             if fm:
-                lectures = ", ".join(str(x) for x in (yaml.safe_load(fm.group(1)) or {}).get("lectures", []))
+                try:
+                    lectures = ", ".join(str(x) for x in (yaml.safe_load(fm.group(1)) or {}).get("lectures", []))
+                except yaml.YAMLError as err:  # one broken section must not take the status page down
+                    mark = getattr(err, "problem_mark", None)
+                    line = f"第 {mark.line + 2} 行" if mark is not None else ""
+                    print(f"  ✗ {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md}: 头部 YAML 有误{line}"
+                          f"（invalid YAML front matter）：{getattr(err, 'problem', err)}", flush=True)
+                    lectures = "?"
             t = re.search(r"^# (.+)$", head, re.M)
             title = t.group(1).strip() if t else title
         link = f"{{doc}}`{title} <{md.parent.name}/{md.stem}>`"
