@@ -138,3 +138,12 @@ def test_recorded_metrics_match_the_printed_summary(md: Path):
     stored = nb.metadata.get("d2l", {}).get("metrics", {})
     assert book.read_run_facts(nb).get("metrics", {}) == stored, \
         "the summary lines differ from metadata.d2l.metrics: re-run the section instead of editing outputs"
+
+
+def test_repository_url_is_the_same_everywhere():
+    """_config.yml's repository.url is the source; `book.py set-repo` rewrites the copies, this checks them."""
+    url = book.repository_url()
+    raw = url.replace("https://github.com/", "https://raw.githubusercontent.com/")
+    for path in book.repository_url_files():
+        text = path.read_text(encoding="utf-8")
+        assert url in text or raw in text, f"{path} does not name {url}: run `python tools/book.py set-repo {url}`"

@@ -164,3 +164,16 @@ def test_invalid_front_matter_names_the_file_and_spares_the_others(tmp_path, mon
     assert "bad.md" in capsys.readouterr().out and "坏的头部" in page
     monkeypatch.undo()
     book.write_status()  # put the book's own status page back
+
+
+def test_retext_accepts_a_changed_colab_install_cell(tmp_path):
+    md = write(tmp_path, "1")
+    md.write_text(md.read_text(encoding="utf-8").replace(
+        "```{code-cell} ipython3\nimport d2lutils", "```{code-cell} ipython3\nimport sys\n"
+        "if \"google.colab\" in sys.modules:\n    print(\"old\")\n```\n\n```{code-cell} ipython3\nimport d2lutils"),
+        encoding="utf-8")
+    assert book.main(["run", str(md)]) == 0
+    md.write_text(md.read_text(encoding="utf-8").replace('print("old")', 'print("new")'), encoding="utf-8")
+    assert book.main(["retext", str(md)]) == 0
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    assert 'print("new")' in nb.cells[2].source and book.up_to_date(md, None)

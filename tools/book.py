@@ -430,7 +430,8 @@ def retext(md: Path) -> tuple[bool, str]:
     old_code = [c for c in nb.cells if c.cell_type == "code"]
     new_code = [c for c in src.cells if c.cell_type == "code"]
     same = len(old_code) == len(new_code) and all(
-        a.source.strip() == b.source.strip() and a.metadata.get("tags", []) == b.metadata.get("tags", [])
+        (a.source.strip() == b.source.strip() or (_is_colab_cell(a) and _is_colab_cell(b)))
+        and a.metadata.get("tags", []) == b.metadata.get("tags", [])
         for a, b in zip(old_code, new_code))
     if not same:
         return False, "代码单元格改动了，需要重新执行 (code cells changed: use run)"
@@ -438,7 +439,10 @@ def retext(md: Path) -> tuple[bool, str]:
     cells = []
     for cell in src.cells:
         if cell.cell_type == "code":
-            cells.append(next(outputs))
+            recorded = next(outputs)
+            if _is_colab_cell(cell):  # it does nothing outside Colab: take the new source as it is
+                recorded.source = cell.source
+            cells.append(recorded)
         else:
             cell.metadata.pop("lines_to_next_cell", None)
             cells.append(cell)
@@ -448,6 +452,47 @@ def retext(md: Path) -> tuple[bool, str]:
     nbformat.write(nb, tmp)
     os.replace(tmp, nb_path)
     return True, "只更新了文字，输出保持原样 (prose updated, outputs kept)"
+
+
+COLAB_GUARD = 'import sys\nif "google.colab" in sys.modules:'
+REPO_RE = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+?(?=[\"/\s]|$)")
+
+
+def _is_colab_cell(cell) -> bool:
+    """The install cell that only acts on Colab (no outputs anywhere else)."""
+    return cell.source.lstrip().startswith(COLAB_GUARD) and not cell.get("outputs")
+
+
+def repository_url() -> str:
+    """The book's repository: ``repository.url`` in _config.yml, the one place it is set."""
+    import yaml
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"].rstrip("/")
+
+
+def repository_url_files() -> list[Path]:
+    """Every file that must repeat the repository URL (Colab cells, the helper's data mirror, README)."""
+    return [ROOT / "d2lutils" / "hub.py", ROOT / "README.md", ROOT / "chapters" / "_template.md",
+            *[md for md in toc_sections() if md.is_file()]]
+
+
+def cmd_set_repo(args) -> int:
+    """Change the repository URL in _config.yml and everywhere that repeats it, then retext sections."""
+    old, new = repository_url(), args.url.rstrip("/")
+    if not REPO_RE.fullmatch(new):
+        raise SystemExit(f"需要 https://github.com/<owner>/<repo> 形式的地址（need a GitHub URL）: {new!r}")
+    old_raw = old.replace("https://github.com/", "https://raw.githubusercontent.com/")
+    new_raw = new.replace("https://github.com/", "https://raw.githubusercontent.com/")
+    for path in [ROOT / "_config.yml", *repository_url_files()]:
+        text = path.read_text(encoding="utf-8")
+        changed = text.replace(old, new).replace(old_raw, new_raw)
+        if changed != text:
+            path.write_text(changed, encoding="utf-8")
+            if path.parent.parent.name == "chapters" and path.with_suffix(".ipynb").is_file():
+                ok, msg = retext(path)
+                if not ok:
+                    print(f"  ✗ {path.relative_to(ROOT)}: {msg}")
+    print(f"仓库地址已改为 (repository set to) {new}")
+    return 0
 
 
 def cmd_retext(args) -> int:
@@ -557,6 +602,8 @@ def main(argv=None) -> int:
         p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
         p.add_argument("--force", action="store_true",
                        help="replace full-profile or GPU recordings even with a cheaper run")
+    p = sub.add_parser("set-repo", help="change the repository URL everywhere (Colab cells, hub.py, README)")
+    p.add_argument("url")
     p = sub.add_parser("retext", help="carry prose-only edits into the notebook without executing")
     p.add_argument("sections", nargs="+")
     p = sub.add_parser("new", help="start a section from chapters/_template.md")
@@ -577,6 +624,8 @@ def main(argv=None) -> int:
         return cmd_html(args)
     if args.cmd == "retext":
         return cmd_retext(args)
+    if args.cmd == "set-repo":
+        return cmd_set_repo(args)
     if args.cmd == "new":
         md = new_section(args.part, args.name, args.lecture, args.title)
         rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
