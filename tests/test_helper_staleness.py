@@ -87,7 +87,7 @@ def test_run_reexecutes_stale_sections_and_status_shows_them(helpers, tmp_path, 
     executed = []
     monkeypatch.setattr(book, "toc_sections", lambda: list(sections.values()))
     monkeypatch.setattr(book, "execute", lambda md, profile, timeout: (executed.append(md.stem), (True, "ok"))[1])
-    monkeypatch.setattr(book, "write_status", lambda: tmp_path / "status.md")
+    monkeypatch.setattr(book, "write_status", lambda out=None: tmp_path / "status.md")
     assert book.main(["run"]) == 0
     # "old" was recorded before helpers_sha256 existed: unknown counts as up to date
     assert executed == ["trains"]

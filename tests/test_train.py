@@ -25,7 +25,9 @@ def test_accuracy_and_evaluate():
     net = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
     X, y = blobs(20)
     acc = d2l.evaluate_accuracy(net, d2l.load_array((X, y), 8, is_train=False))
-    assert 0.0 <= acc <= 1.0
+    with torch.no_grad():
+        expected = (net(X).argmax(dim=1) == y).float().mean().item()
+    assert acc == pytest.approx(expected)          # the same as counting by hand over all 20 examples
     assert net.training  # evaluation restores the mode
 
 
