@@ -141,11 +141,15 @@ def test_an_empty_figure_fails_the_run(tmp_path, capsys):
     assert not md.with_suffix(".ipynb").exists()
 
 
-def test_rerun_keeps_cell_ids_and_leaves_no_temporary_folder(tmp_path):
+def test_rerun_keeps_cell_ids_and_leaves_no_temporary_folder(tmp_path, monkeypatch):
     import glob
     import tempfile
     md = write(tmp_path, "1")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))   # only this test's temporaries land here
     before = set(glob.glob(str(Path(tempfile.gettempdir()) / "d2lbook-*")))
+    assert before == set()
     assert book.main(["run", str(md)]) == 0
     ids = [c.id for c in nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells]
     assert book.main(["run", str(md)]) == 0
