@@ -11,7 +11,6 @@ The stand-in is deterministic for a seed and cached under ``cache_dir()``.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import pooch
 import torch
 from torch.nn import functional as F
 
@@ -229,24 +229,16 @@ _DONE = ".d2l-complete"
 GENERATED_MARKER = "GENERATED.txt"
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _real_banana_zip(download: bool, timeout: float) -> Optional[Path]:
     """The original archive, from the cache, a local mirror or (if allowed) d2l's server."""
     for folder in [cache_dir()] + local_mirrors():
         p = folder / BANANA_ZIP
-        if p.is_file() and _sha1(p) == BANANA_SHA1:
+        if p.is_file() and pooch.file_hash(str(p), alg="sha1") == BANANA_SHA1:
             return p
     if not download:
         return None
     try:
-        import pooch
         got = pooch.retrieve(BANANA_URL, known_hash=f"sha1:{BANANA_SHA1}", fname=BANANA_ZIP,
                              path=cache_dir(), progressbar=False,
                              downloader=pooch.HTTPDownloader(progressbar=False, timeout=timeout))

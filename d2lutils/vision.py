@@ -8,7 +8,6 @@ parameters for every image of the batch).
 from __future__ import annotations
 
 import collections
-import hashlib
 import math
 import os
 import shutil
@@ -17,6 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
+import pooch
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
@@ -220,13 +220,6 @@ DATA_HUB: dict[str, tuple[str, str]] = {
 }
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def download_extract(name: str, *, download: bool = True, timeout: float = 30.0) -> Path:
     """d2l's ``download_extract`` for the archives in ``DATA_HUB``: returns the unpacked folder.
@@ -238,9 +231,8 @@ def download_extract(name: str, *, download: bool = True, timeout: float = 30.0)
     url, sha1 = DATA_HUB[name]
     fname = url.rsplit("/", 1)[-1]
     archive = next((folder / fname for folder in [cache_dir()] + local_mirrors()
-                    if (folder / fname).is_file() and _sha1(folder / fname) == sha1), None)
+                    if (folder / fname).is_file() and pooch.file_hash(str(folder / fname), alg="sha1") == sha1), None)
     if archive is None and download:
-        import pooch
         try:
             archive = Path(pooch.retrieve(url, known_hash=f"sha1:{sha1}", fname=fname,
                                           path=cache_dir(), progressbar=False,
