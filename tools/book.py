@@ -244,6 +244,15 @@ def clean_cell_metadata(nb) -> None:
             cell.metadata.pop("tags")
 
 
+def keep_failed(md: Path, executed: Path) -> None:
+    """With $D2L_KEEP_FAILED set, keep the notebook of a failed run there (``<name>.failed.ipynb``) for
+    diagnosis -- e.g. on a lent GPU, where a rerun costs scarce time. Never beside the section."""
+    keep = os.environ.get("D2L_KEEP_FAILED")
+    if keep and executed.is_file():
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(executed, Path(keep) / f"{md.stem}.failed.ipynb")
+
+
 def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     """Execute one section; on success write the paired .ipynb. Returns (ok, message)."""
     import jupytext
@@ -269,6 +278,7 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                             progress_bar=False, log_output=False, execution_timeout=timeout,
                             request_save_on_cell_execute=False)
     except Exception as err:  # papermill raises PapermillExecutionError with the traceback
+        keep_failed(md, out)
         shutil.rmtree(tmpdir, ignore_errors=True)
         lines = str(err).strip().splitlines()
         where = ""
@@ -284,13 +294,15 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                 os.environ[k] = v
     seconds = time.perf_counter() - start
     done = nbformat.read(out, as_version=4)
-    shutil.rmtree(tmpdir, ignore_errors=True)
     # A warning on stderr would be rejected by the tests and the HTML build: report it now.
     for i, cell in enumerate(done.cells):
         for o in cell.get("outputs", []):
             if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                keep_failed(md, out)
+                shutil.rmtree(tmpdir, ignore_errors=True)
                 return False, (f"第 {i + 1} 个单元格向 stderr 写了内容（a cell wrote to stderr）：\n"
                                f"{o.get('text', '')[:600]}\n单元格源码 (cell source):\n{cell.source[:600]}")
+    shutil.rmtree(tmpdir, ignore_errors=True)
     done.metadata.pop("papermill", None)
     clean_cell_metadata(done)
     # Stable cell ids: a run that changes nothing leaves the notebook's cells unchanged.
