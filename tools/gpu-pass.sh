@@ -29,6 +29,7 @@ if [ ${#fonts[@]} -gt 0 ]; then
   mkdir -p "$HOME/.local/share/fonts" && cp "${fonts[@]}" "$HOME/.local/share/fonts/"
   rm -rf "${MPLCONFIGDIR:-$HOME/.cache/matplotlib}"  # matplotlib rebuilds its font list with the new font
 fi
-export PYTHONUNBUFFERED=1
+# The notebooks import d2lutils from this checkout (the device machine does not `pip install -e .`).
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 left=$(( budget - (SECONDS - start) ))
 exec "$PY" tools/gpu_pass.py --budget "$left" --out "$out" "$@"

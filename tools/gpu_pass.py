@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cmd = [sys.executable, "tools/book.py", "run", "--profile", args.profile, "--force", sec]
         status, secs, tail = gp.run(cmd, left - 5, args.out / "sections.log")
+        if status == "ok" and not md.with_suffix(".ipynb").is_file():
+            status = "ok, but no notebook was written"
         if status == "ok":
             gp.recorded.append(md.with_suffix(".ipynb"))
             gp.log(f"  ✓ {sec}: {secs:.1f} s")
