@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import torch
 
+from . import facts
+from .cpu import choose_threads
 from .device import seed_everything, try_gpu
 from .plotting import check_figures_not_empty, use_chinese_font, use_png
 
@@ -67,18 +69,20 @@ def _threads_from_env() -> int:
 def setup(profile: Optional[str] = None, seed: int = 0, threads: Optional[int] = None) -> RunConfig:
     """Call once in every section's first code cell.
 
-    Seeds everything, optionally sets CPU threads (``threads`` or ``$D2L_NUM_THREADS``),
-    configures matplotlib (Chinese font, PNG figures), and prints one line
-    ``运行配置：profile=…, device=…, torch=…`` that the book's tools read back.
+    Seeds everything, sets CPU threads (``threads``, else ``$D2L_NUM_THREADS``, else the cores that
+    other processes leave free, see ``cpu.choose_threads``), configures matplotlib (Chinese font, PNG figures), and prints one line
+    ``运行配置：profile=…, device=…, torch=…, threads=…`` (the same facts are recorded for the book's
+    tools in ``facts``).
     """
     resolved = resolve_profile(profile)
     seed_everything(seed)
-    threads = threads or _threads_from_env()
-    if threads:
-        torch.set_num_threads(threads)
+    threads = threads or _threads_from_env() or choose_threads()
+    torch.set_num_threads(threads)
     use_chinese_font()
     use_png()
     check_figures_not_empty()
     device = try_gpu()
-    print(f"运行配置：profile={resolved}, device={device}, torch={torch.__version__}")
+    facts.reset()
+    facts.record_setup(profile=resolved, device=device, torch=torch.__version__, threads=threads)
+    print(f"运行配置：profile={resolved}, device={device}, torch={torch.__version__}, threads={threads}")
     return RunConfig(resolved, device, seed)

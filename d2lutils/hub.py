@@ -41,7 +41,6 @@ _DONE_MARKER = ".d2l-extracted"
 STALE_SECONDS = 3600
 DEFAULT_DOWNLOAD_TIMEOUT = 900.0
 
-pooch.get_logger().setLevel("WARNING")
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,6 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
 def _has_hash(path: Path, sha256: str) -> bool:
     st = path.stat()
     return _sha256(str(path), st.st_size, st.st_mtime_ns) == sha256
-
-
-def _progress_default() -> bool:
-    if os.environ.get("D2L_PROGRESS") is not None:
-        return os.environ["D2L_PROGRESS"] not in ("", "0", "false", "no")
-    return not os.environ.get("CI")
 
 
 def download_deadline() -> float:
@@ -216,6 +209,7 @@ def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) 
     if cache_usable:
         _remove_stale(cached.parent, "tmp*")  # downloads of a killed process
         deadline = download_deadline()
+        pooch.get_logger().setLevel("WARNING")  # its INFO lines would land on stderr in a notebook
         for url in entry.urls:
             try:
                 got = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=cached.name,

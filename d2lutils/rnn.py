@@ -15,7 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .plotting import Animator
-from .train import _progress_enabled
+from . import facts
+from .progress import progress_enabled
 from .utils import Timer
 
 State = Union[torch.Tensor, tuple[torch.Tensor, ...]]
@@ -191,7 +192,7 @@ def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.
     animator = Animator(xlabel="epoch", ylabel="perplexity", legend=["train"],
                         xlim=[1, max(num_epochs, 2)]) if animate else None
     epochs = range(num_epochs)
-    if _progress_enabled(progress):
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
         epochs = tqdm(epochs, desc="epochs", leave=False)
     timer = Timer()
@@ -213,6 +214,7 @@ def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.
     for prefix in ("time traveller", "traveller"):
         history.samples[prefix] = predict_ch8(prefix, 50, net, vocab, device)
     print(history.summary())
+    facts.record_metrics(perplexity=history.final, tokens_per_sec=history.tokens_per_sec)
     for text in history.samples.values():
         print(text)
     return history

@@ -24,7 +24,9 @@ from torch.utils.data import DataLoader, Dataset
 from .device import try_gpu
 from .hub import DataUnavailableError, cache_dir, local_mirrors
 from .plotting import Animator
-from .train import History, _batches, _progress_enabled
+from . import facts
+from .progress import progress_enabled
+from .train import History, _batches
 from .utils import Timer
 
 PathLike = Union[str, os.PathLike]
@@ -347,7 +349,7 @@ def train_segmentation(net: nn.Module, train_iter, test_iter, trainer, num_epoch
     history = History(device=str(device))
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
                         legend=["train loss", "train pixel acc", "test pixel acc"]) if animate else None
-    timer, n_seen, show = Timer(), 0, _progress_enabled(progress)
+    timer, n_seen, show = Timer(), 0, progress_enabled(progress)
     for epoch in range(num_epochs):
         net.train()
         loss_sum, correct, pixels, n = 0.0, 0, 0, 0
@@ -377,4 +379,5 @@ def train_segmentation(net: nn.Module, train_iter, test_iter, trainer, num_epoch
     history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
     print(history.summary())
     print(f"{history.examples_per_sec:.1f} 样本/秒 ({device})")
+    facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
     return history

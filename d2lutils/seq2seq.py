@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from . import facts
 from .arrays import ArrayLoader, load_array
 from .hub import extract
 from .plotting import Animator
@@ -274,6 +275,7 @@ def train_seq2seq(net: nn.Module, data_iter, lr: float, num_epochs: int, tgt_voc
     history.seconds = timer.sum()
     history.tokens_per_sec = n_tokens / history.seconds if history.seconds else 0.0
     print(history.summary())
+    facts.record_metrics(loss=history.train_loss[-1], tokens_per_sec=history.tokens_per_sec)
     return history
 
 

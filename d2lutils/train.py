@@ -7,8 +7,6 @@ The trainers return a ``History`` and print one fixed summary line, e.g.
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -18,7 +16,9 @@ from torch import nn
 from .device import try_gpu
 from .mnist import get_fashion_mnist_labels
 from .plotting import Animator, show_images
-from .checks import check_loss, finite_number, positive_int
+from . import facts
+from .checks import bilingual, check_loss, finite_number, positive_int
+from .progress import progress_enabled
 from .utils import Timer
 
 
@@ -41,16 +41,6 @@ class History:
     def summary(self) -> str:
         return (f"训练损失 {self.train_loss[-1]:.3f}, 训练精度 {self.train_acc[-1]:.3f}, "
                 f"测试精度 {self.test_acc[-1]:.3f}")
-
-
-def _progress_enabled(progress: Optional[bool]) -> bool:
-    if progress is not None:
-        return progress
-    env = os.environ.get("D2L_PROGRESS")
-    if env is not None:
-        return env not in ("", "0", "false", "no")
-    # Default: a progress bar in a terminal, none in notebooks (the Animator shows progress) or CI.
-    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _batches(data_iter: Iterable, progress: bool, desc: str):
@@ -148,7 +138,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     for epoch in range(num_epochs):
         timer.start()
         train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater,
-                                                _progress_enabled(progress))
+                                                progress_enabled(progress))
         timer.stop()
         n_seen += getattr(train_iter, "num_examples", 0) if not getattr(train_iter, "max_batches", None) \
             else min(train_iter.num_examples, train_iter.max_batches * train_iter.batch_size)
@@ -163,6 +153,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
     history.device = str(_device_of(net) or "cpu")
     print(history.summary())
+    facts.record_metrics(**history.final)
     return history
 
 
@@ -183,7 +174,7 @@ def _init_xavier(m: nn.Module) -> None:
         nn.init.xavier_uniform_(m.weight)
 
 
-def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
+def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Optional[float],
               device: Optional[torch.device] = None, *, init: Optional[Callable] = _init_xavier,
               optimizer: Optional[torch.optim.Optimizer] = None, amp: bool = False,
               channels_last: bool = False, animate: bool = True,
@@ -197,6 +188,12 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
     num_epochs = positive_int("num_epochs", num_epochs)
     if optimizer is None:
         lr = finite_number("lr", lr)
+    elif lr is not None and any(g["lr"] != lr for g in optimizer.param_groups):
+        raise ValueError(bilingual(
+            f"传入了 optimizer，它的学习率 {optimizer.param_groups[0]['lr']} 与 lr={lr} 不一致；"
+            "学习率由 optimizer 决定，请传 lr=None 或让两者一致",
+            f"an optimizer was given whose learning rate ({optimizer.param_groups[0]['lr']}) differs from "
+            f"lr={lr}; the optimizer's rate is the one used: pass lr=None or make them agree"))
     device = torch.device(device) if device is not None else try_gpu()
     if init is not None:
         net.apply(init)
@@ -212,7 +209,7 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
                         legend=["train loss", "train acc", "test acc"]) if animate else None
     timer = Timer()
     n_seen = 0
-    show = _progress_enabled(progress)
+    show = progress_enabled(progress)
     for epoch in range(num_epochs):
         net.train()
         loss_sum = torch.zeros((), device=device)
@@ -248,4 +245,5 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: float,
     history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
     print(history.summary())
     print(f"{history.examples_per_sec:.1f} 样本/秒 ({device})")
+    facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
     return history

@@ -26,7 +26,9 @@ from .device import try_all_gpus, try_gpu
 from .hub import DataUnavailableError, _check_member, cache_dir, local_mirrors
 from .mnist import load_data_fashion_mnist
 from .plotting import Animator
-from .train import History, _batches, _correct, _progress_enabled, evaluate_accuracy
+from . import facts
+from .progress import progress_enabled
+from .train import History, _batches, _correct, evaluate_accuracy
 from .utils import Timer
 
 PathLike = Union[str, os.PathLike]
@@ -107,7 +109,7 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
     history = History(device=", ".join(str(d) for d in devices))
     legend = ["train loss", "train acc"] + (["test acc"] if test_iter is not None else [])
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs], legend=legend) if animate else None
-    timer, n_seen, show = Timer(), 0, _progress_enabled(progress)
+    timer, n_seen, show = Timer(), 0, progress_enabled(progress)
     for epoch in range(num_epochs):
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
@@ -139,6 +141,8 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
     else:
         print(f"训练损失 {history.train_loss[-1]:.3f}, 训练精度 {history.train_acc[-1]:.3f}")
     print(f"{history.examples_per_sec:.1f} 样本/秒 ({history.device})")
+    if test_iter is not None:
+        facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
     return history
 
 

@@ -41,7 +41,8 @@ def test_unknown_profile_is_a_clear_error(monkeypatch):
 def test_setup_prints_one_line_and_seeds(capsys):
     cfg = d2l.setup("quick", seed=3)
     line = capsys.readouterr().out.strip()
-    assert line == f"运行配置：profile=quick, device={cfg.device}, torch={torch.__version__}"
+    assert line == (f"运行配置：profile=quick, device={cfg.device}, torch={torch.__version__}, "
+                    f"threads={torch.get_num_threads()}")
     a = torch.rand(3)
     d2l.setup("quick", seed=3)
     assert torch.equal(a, torch.rand(3))

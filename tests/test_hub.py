@@ -171,3 +171,29 @@ def test_registry_matches_committed_data():
 def test_cache_dir_env(monkeypatch, tmp_path):
     monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path / "x"))
     assert hub.cache_dir() == tmp_path / "x"
+
+
+def test_registry_is_the_manifest_checked():
+    """registry.tsv (the only source, shipped as package data) agrees with data/MANIFEST.tsv."""
+    import csv
+    with open(ROOT / "data" / "MANIFEST.tsv", encoding="utf-8", newline="") as f:
+        manifest = {row["path"]: row for row in csv.DictReader(f, delimiter="\t")}
+    assert set(hub.REGISTRY) == set(manifest)
+    for name, entry in hub.REGISTRY.items():
+        assert entry.sha256 == manifest[name]["sha256"], name
+        assert entry.licence == manifest[name]["licence"], name
+
+
+def test_registry_file_errors_are_clear():
+    from d2lutils.registry import read_registry
+    good = "# c\nname\tsha256\turls\tlicence\nx.txt\t" + "a" * 64 + "\thttp://a http://b\tMIT\n"
+    assert read_registry(good) == {"x.txt": ("a" * 64, ("http://a", "http://b"), "MIT")}
+    with pytest.raises(ValueError, match="row 2"):
+        read_registry("name\tsha256\turls\tlicence\nx.txt\tshort\t\tMIT\n")
+    with pytest.raises(ValueError, match="header"):
+        read_registry("path\tsha\n")
+
+
+def test_registry_ships_with_the_package():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'd2lutils = ["registry.tsv"]' in text

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the book's own d2lutils, even without installing it
 
-SETUP_RE = re.compile(r"运行配置：profile=(\w+), device=([\w:]+), torch=(\S+)")
+SETUP_RE = re.compile(r"运行配置：profile=(\w+), device=([\w:]+), torch=([^\s,]+)")
 METRIC_RE = re.compile(r"训练损失 ([\d.]+), 训练精度 ([\d.]+), 测试精度 ([\d.]+)")
 SPEED_RE = re.compile(r"([\d.]+) 样本/秒 \(([\w:]+)\)")
 # language models (train_ch8) and seq2seq (train_seq2seq): 困惑度 1.3 / 损失 0.020, then 词元/秒
@@ -65,7 +65,8 @@ def toc_sections() -> list[Path]:
     out = []
     for f in files:
         md = ROOT / (f if f.endswith(".md") else f + ".md")
-        if md.parent.parent.name == "chapters":  # chapters/<part>/<section>.md
+        # chapters/<part>/<section>.md; chapters/<part>/index.md is the part's page, not a notebook
+        if md.parent.parent.name == "chapters" and md.stem != "index":
             out.append(md)
     return out
 
@@ -244,6 +245,53 @@ def clean_cell_metadata(nb) -> None:
             cell.metadata.pop("tags")
 
 
+def default_threads() -> int:
+    import torch
+    return torch.get_num_threads()
+
+
+FACT_TAG = "d2l-facts"  # cells that book.py adds around a run and removes afterwards
+
+
+def with_fact_cells(nb):
+    """A copy of ``nb`` with two hidden cells: ``facts.freeze()`` before ``## 练习`` (the exercises' runs
+    are not the section's result) and ``facts.emit()`` at the end. Returns (copy, index of the freeze
+    cell or None). Sections that do not use d2lutils get none."""
+    import copy
+    import nbformat
+    run_nb = copy.deepcopy(nb)
+    if "d2lutils" not in code_of(nb):
+        return run_nb, None
+
+    def cell(source):
+        return nbformat.v4.new_code_cell(source, metadata={"tags": [FACT_TAG]})
+    freeze_at = None
+    for i, c in enumerate(run_nb.cells):
+        if c.cell_type == "markdown" and re.match(r"^## 练习", c.source.strip()):
+            run_nb.cells.insert(i, cell("import d2lutils.facts\nd2lutils.facts.freeze()"))
+            freeze_at = i
+            break
+    run_nb.cells.append(cell("import d2lutils.facts\nd2lutils.facts.emit()"))
+    return run_nb, freeze_at
+
+
+def pop_fact_cells(nb) -> dict:
+    """Remove the cells added by ``with_fact_cells`` from the executed ``nb``; return the facts they emitted."""
+    import json
+    found: dict = {}
+    kept = []
+    for c in nb.cells:
+        if FACT_TAG in c.get("metadata", {}).get("tags", []):
+            for o in c.get("outputs", []):
+                data = o.get("data", {}).get("application/vnd.d2l.facts+json")
+                if data is not None:
+                    found = json.loads(data) if isinstance(data, str) else dict(data)
+        else:
+            kept.append(c)
+    nb.cells = kept
+    return found
+
+
 def keep_failed(md: Path, executed: Path) -> None:
     """With $D2L_KEEP_FAILED set, keep the notebook of a failed run there (``<name>.failed.ipynb``) for
     diagnosis -- e.g. on a lent GPU, where a rerun costs scarce time. Never beside the section."""
@@ -264,14 +312,18 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     except Exception as err:  # e.g. invalid YAML front matter: name the file, not just the parser
         return False, f"无法读取 {md}（cannot read the section）：{type(err).__name__}: {str(err)[:400]}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    run_nb, freeze_at = with_fact_cells(nb)
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
     nb.metadata["jupytext"].pop("text_representation", None)
-    env_backup = {k: os.environ.get(k) for k in ("D2L_PROFILE", "D2L_PROGRESS")}
+    env_backup = {k: os.environ.get(k) for k in ("D2L_PROFILE", "D2L_PROGRESS", "D2L_NUM_THREADS")}
     os.environ["D2L_PROFILE"] = profile
     os.environ["D2L_PROGRESS"] = "0"
+    # A recording uses a fixed thread count (torch's default unless set), not the load-dependent choice
+    # d2l.setup() makes for readers: the same machine then records the same numbers.
+    os.environ.setdefault("D2L_NUM_THREADS", str(default_threads()))
     tmpdir = Path(tempfile.mkdtemp(prefix="d2lbook-"))
     src, out = tmpdir / "in.ipynb", tmpdir / "out.ipynb"
-    nbformat.write(nb, src)
+    nbformat.write(run_nb, src)
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(src), str(out), kernel_name="python3", cwd=str(md.parent),
@@ -283,7 +335,8 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
         lines = str(err).strip().splitlines()
         where = ""
         if getattr(err, "cell_index", None) is not None:
-            where = (f"第 {err.cell_index + 1} 个单元格出错（cell {err.cell_index + 1} failed）：\n"
+            index = err.cell_index - (freeze_at is not None and err.cell_index > freeze_at)
+            where = (f"第 {index + 1} 个单元格出错（cell {index + 1} failed）：\n"
                      f"{(getattr(err, 'source', '') or '')[:800]}\n---\n")
         return False, where + "\n".join(lines[-15:])
     finally:
@@ -294,6 +347,7 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                 os.environ[k] = v
     seconds = time.perf_counter() - start
     done = nbformat.read(out, as_version=4)
+    helper_facts = pop_fact_cells(done)
     # A warning on stderr would be rejected by the tests and the HTML build: report it now.
     for i, cell in enumerate(done.cells):
         for o in cell.get("outputs", []):
@@ -308,12 +362,18 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     # Stable cell ids: a run that changes nothing leaves the notebook's cells unchanged.
     for i, cell in enumerate(done.cells):
         cell["id"] = f"c{i:03d}-{hashlib.sha256(cell.source.encode('utf-8')).hexdigest()[:8]}"
-    facts = read_run_facts(done)
+    facts = read_run_facts(done)  # older recordings and sections that train without d2lutils
+    if helper_facts.get("setup"):
+        facts.update({k: helper_facts["setup"][k] for k in ("profile", "device", "torch") if k in helper_facts["setup"]})
+        facts["threads"] = helper_facts["setup"].get("threads")
+    if helper_facts.get("metrics"):
+        facts["metrics"] = helper_facts["metrics"]
     done.metadata["d2l"] = {
         "source_sha256": sha256(md),
         "profile": facts.get("profile", profile),
         "device": facts.get("device", "unknown"),
         "torch": facts.get("torch", "unknown"),
+        "threads": facts.get("threads"),
         "duration_s": round(seconds, 1),
         "executed": dt.date.today().isoformat(),
         "metrics": facts.get("metrics", {}),
