@@ -29,6 +29,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import d2lutils as d2l  # noqa: E402
+from d2lutils.cpu import DEFAULT_THREADS  # noqa: E402
 
 
 def torchvision_root() -> str:
@@ -122,6 +123,33 @@ def resnet18():
         nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
 
 
+BUSY_CODE = {
+    # a plain Python busy loop: a browser tab, a linter, another program
+    "python": "while True: pass",
+    # a second notebook training a small model with torch's default threads
+    "torch": ("import torch\nx = torch.randn(256, 1, 28, 28)\nw = torch.randn(6, 1, 5, 5)\n"
+              "while True:\n    torch.nn.functional.conv2d(x, w, padding=2).sigmoid_().sum()"),
+}
+
+
+def start_load(kind: str):
+    """Start one busy process beside the benchmark (None for an idle machine)."""
+    if kind == "none":
+        return None
+    import subprocess
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_CODE[kind]])
+    time.sleep(1.0)  # let it get going
+    return proc
+
+
+def d2l_threads(args) -> int:
+    """Threads for the d2lutils way: what d2l.setup() would choose here and now (or --threads)."""
+    if args.threads != "auto":
+        return int(args.threads)
+    from d2lutils.cpu import choose_threads
+    return choose_threads()
+
+
 def timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -133,13 +161,15 @@ def timed(fn):
 def bench_input(root, args, rows):
     """1. One epoch of input batches (no model): decode + convert + batch."""
     plain_train_iter, _ = plain_loaders(root, 256, workers=args.workers)
+    torch.set_num_threads(DEFAULT_THREADS)
     t_plain, n_plain = timed(lambda: sum(len(y) for _, y in plain_train_iter))
+    torch.set_num_threads(d2l_threads(args))
     cpu = torch.device("cpu")
     t_load, (ours_iter, _) = timed(lambda: d2l.load_data_fashion_mnist(256, device=cpu))
     t_ours, n_ours = timed(lambda: sum(len(y) for _, y in ours_iter))
     assert n_plain == n_ours == 60000
     rows.append(("1. 一轮输入批次 (cpu, batch 256)", t_plain, t_ours, "", "",
-                 f"首次读入 {t_load:.2f} s 不计入"))
+                 f"首次读入 {t_load:.2f} s 不计入; d2lutils {torch.get_num_threads()} 线程"))
 
 
 def bench_model(name, build, resize, lr, batch, root, args, rows, device):
@@ -148,7 +178,9 @@ def bench_model(name, build, resize, lr, batch, root, args, rows, device):
     d2l.seed_everything(0)
     tr, te = plain_loaders(root, batch, resize=resize, subset=subset, workers=args.workers,
                            test_subset=args.test_subset)
+    torch.set_num_threads(DEFAULT_THREADS)
     t_plain, acc_plain = timed(lambda: plain_train(build(), tr, te, epochs, lr, device))
+    torch.set_num_threads(d2l_threads(args))
     d2l.seed_everything(0)
     cuda = device.type == "cuda"
 
@@ -160,7 +192,8 @@ def bench_model(name, build, resize, lr, batch, root, args, rows, device):
     t_ours, acc_ours = timed(ours)
     what = (f"{name} ({device}, {epochs} 轮, 训练 {subset or 60000} 张, 测试 {args.test_subset or 10000} 张, "
             f"{resize or 28}px)")
-    rows.append((what, t_plain, t_ours, acc_plain, acc_ours, "bf16+channels_last" if cuda else "fp32"))
+    rows.append((what, t_plain, t_ours, acc_plain, acc_ours,
+                 ("bf16+channels_last" if cuda else "fp32") + f"; d2lutils {torch.get_num_threads()} 线程"))
 
 
 def main():
@@ -171,7 +204,23 @@ def main():
     p.add_argument("--test-subset", type=int, default=None, help="test images (default: all 10000)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers of the plain way")
     p.add_argument("--device", default=None)
+    p.add_argument("--load", default="none", choices=["none", "python", "torch"],
+                   help="one busy process beside the benchmark: none (idle), python (busy loop), "
+                        "torch (a second notebook's small convolutions, default threads)")
+    p.add_argument("--threads", default="auto",
+                   help="threads of the d2lutils way: auto (what d2l.setup() chooses: the free cores) or N; "
+                        "the plain way keeps torch's default")
     args = p.parse_args()
+    busy = start_load(args.load)
+    try:
+        run(args)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+
+
+def run(args):
     device = torch.device(args.device) if args.device else d2l.try_gpu()
     root = torchvision_root()
     rows = []
@@ -183,7 +232,8 @@ def main():
     if "resnet" in only:
         bench_model("3. ResNet-18", resnet18, 96, 0.05, 256, root, args, rows, device)
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU × {os.cpu_count()}"
-    print(f"\n设备 {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    load = {"none": "空闲", "python": "旁边一个 Python 忙循环进程", "torch": "旁边一个 torch 小卷积进程"}[args.load]
+    print(f"\n设备 {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}, 负载：{load} (load={args.load})")
     print("| 测试 | 常规写法 (秒) | d2lutils (秒) | 加速比 | 常规精度 | d2lutils 精度 | 备注 |")
     print("|---|---|---|---|---|---|---|")
     for what, tp, to, ap, ao, note in rows:

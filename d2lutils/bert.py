@@ -19,7 +19,7 @@ from torch import nn
 
 from .arrays import ArrayLoader
 from .attention import EncoderBlock
-from .hub import DataUnavailableError, cache_dir, fetch
+from .hub import DataUnavailableError, cache_dir, fetch, retrieve
 from .plotting import Animator
 from .text import Vocab, tokenize
 from .utils import Timer
@@ -119,10 +119,8 @@ class BERTModel(nn.Module):
 # --------------------------------------------------------------------------------- WikiText-2 data
 def _download(url: str, sha1: str, fname: str) -> Path:
     """Download ``url`` into the cache (checked by sha1) or raise DataUnavailableError."""
-    import pooch
     try:
-        return Path(pooch.retrieve(url, known_hash=f"sha1:{sha1}", fname=fname, path=cache_dir(),
-                                   progressbar=False))
+        return retrieve(url, f"sha1:{sha1}", fname)
     except Exception as err:  # noqa: BLE001 - reported with the reason
         raise DataUnavailableError(
             f"无法下载 {url}（{type(err).__name__}）。Could not download {url}; put {fname} "

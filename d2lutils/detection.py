@@ -24,7 +24,7 @@ import pooch
 import torch
 from torch.nn import functional as F
 
-from .hub import _check_member, cache_dir, fetch, local_mirrors
+from .hub import _check_member, cache_dir, fetch, local_mirrors, retrieve
 
 # --------------------------------------------------------------------------------------------
 # Bounding boxes (lecture 41)
@@ -239,10 +239,7 @@ def _real_banana_zip(download: bool, timeout: float) -> Optional[Path]:
     if not download:
         return None
     try:
-        got = pooch.retrieve(BANANA_URL, known_hash=f"sha1:{BANANA_SHA1}", fname=BANANA_ZIP,
-                             path=cache_dir(), progressbar=False,
-                             downloader=pooch.HTTPDownloader(progressbar=False, timeout=timeout))
-        return Path(got)
+        return retrieve(BANANA_URL, f"sha1:{BANANA_SHA1}", BANANA_ZIP, timeout=timeout)
     except Exception:  # noqa: BLE001 - no network or a bad file: fall back to the stand-in
         return None
 

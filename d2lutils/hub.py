@@ -85,6 +85,22 @@ def _has_hash(path: Path, sha256: str) -> bool:
     return _sha256(str(path), st.st_size, st.st_mtime_ns) == sha256
 
 
+def retrieve(url: str, known_hash: str, fname: str, *, path: Optional[Path] = None, timeout: float = 30.0,
+             downloader=None) -> Path:
+    """``pooch.retrieve`` into the cache (or ``path``) without pooch's INFO lines, which would land on
+    stderr in a notebook. Raises what pooch raises (no network, wrong hash, …)."""
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=path or cache_dir(),
+                                   progressbar=False,
+                                   downloader=downloader or pooch.HTTPDownloader(progressbar=False,
+                                                                                 timeout=timeout)))
+    finally:
+        logger.setLevel(level)
+
+
 def download_deadline() -> float:
     """Overall seconds allowed for one file's download: ``$D2L_DOWNLOAD_TIMEOUT`` (default 900)."""
     raw = os.environ.get("D2L_DOWNLOAD_TIMEOUT", "").strip()
@@ -209,13 +225,10 @@ def fetch(name: str, *, progress: Optional[bool] = None, timeout: float = 30.0) 
     if cache_usable:
         _remove_stale(cached.parent, "tmp*")  # downloads of a killed process
         deadline = download_deadline()
-        pooch.get_logger().setLevel("WARNING")  # its INFO lines would land on stderr in a notebook
         for url in entry.urls:
             try:
-                got = pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=cached.name,
-                                     path=cached.parent, progressbar=False,
-                                     downloader=_DeadlineDownloader(timeout, deadline))
-                return Path(got)
+                return retrieve(url, f"sha256:{entry.sha256}", cached.name, path=cached.parent,
+                                downloader=_DeadlineDownloader(timeout, deadline))
             except Exception as err:  # noqa: BLE001 - every failure is reported below
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 tried.append(f"{url}: {type(err).__name__}: {reason[:200]}")

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .device import try_gpu
-from .hub import DataUnavailableError, cache_dir, local_mirrors
+from .hub import DataUnavailableError, cache_dir, local_mirrors, retrieve
 from .plotting import Animator
 from . import facts
 from .progress import progress_enabled
@@ -73,12 +73,9 @@ def download_voc(download: bool = True, timeout: float = 30.0) -> Path:
         return found
     if not download:
         raise DataUnavailableError("VOC2012 不在本地缓存中，且未允许下载 (not cached; download=False)")
-    import pooch
     dest = cache_dir() / "extracted" / "VOCtrainval_11-May-2012"
     try:
-        tar = pooch.retrieve(VOC_URL, known_hash=f"sha1:{VOC_SHA1}", path=cache_dir(),
-                             fname="VOCtrainval_11-May-2012.tar", progressbar=False,
-                             downloader=pooch.HTTPDownloader(timeout=timeout))
+        tar = retrieve(VOC_URL, f"sha1:{VOC_SHA1}", "VOCtrainval_11-May-2012.tar", timeout=timeout)
     except Exception as err:  # noqa: BLE001 - reported to the caller
         raise DataUnavailableError(f"无法下载 VOC2012 ({VOC_URL}): {type(err).__name__}: "
                                    f"{str(err).splitlines()[0][:200] if str(err) else ''}") from err

@@ -23,7 +23,7 @@ from torchvision.models.resnet import BasicBlock
 
 from .arrays import ArrayLoader
 from .device import try_all_gpus, try_gpu
-from .hub import DataUnavailableError, _check_member, cache_dir, local_mirrors
+from .hub import DataUnavailableError, _check_member, cache_dir, local_mirrors, retrieve
 from .mnist import load_data_fashion_mnist
 from .plotting import Animator
 from . import facts
@@ -238,9 +238,7 @@ def download_extract(name: str, *, download: bool = True, timeout: float = 30.0)
                     if (folder / fname).is_file() and pooch.file_hash(str(folder / fname), alg="sha1") == sha1), None)
     if archive is None and download:
         try:
-            archive = Path(pooch.retrieve(url, known_hash=f"sha1:{sha1}", fname=fname,
-                                          path=cache_dir(), progressbar=False,
-                                          downloader=pooch.HTTPDownloader(timeout=timeout)))
+            archive = retrieve(url, f"sha1:{sha1}", fname, timeout=timeout)
         except Exception as err:  # noqa: BLE001 - reported below
             reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
             raise DataUnavailableError(f"无法获得 {fname}（sha1 {sha1[:12]}…）：{reason}") from None

@@ -115,3 +115,81 @@ def book_html(book_build) -> Path:
     if error:
         pytest.fail(f"jupyter-book build failed (warnings are errors):\n{error}")
     return html
+
+
+SLOW_FILES = {"test_html.py": "html-build", "test_browser.py": "html-build", "test_pipeline.py": None}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tests and keep what must share a process together under pytest-xdist
+    (``--dist loadgroup``): the cells of one notebook run in order on one worker, and the HTML and
+    browser tests share one build of the book."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT)
+                                                    else str(path)))
+        elif path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+            if SLOW_FILES[path.name]:
+                item.add_marker(pytest.mark.xdist_group(SLOW_FILES[path.name]))
+
+
+# Re-executed summaries vs recorded ones (nbval only compares cells tagged nbval-check-output).
+# A quick-profile recording re-run by nbval on a CPU of the same kind gives the same or nearly the same
+# numbers; a summary line edited by hand (测试精度 0.833 → 0.999) does not. The bounds are loose because
+# floating-point results may differ slightly between machines (the deviations measured are in the note).
+SUMMARY_TOLERANCE = {"train_acc": 0.12, "test_acc": 0.12}   # absolute
+SUMMARY_RELATIVE = {"train_loss": 0.35, "perplexity": 0.35, "loss": 0.35}  # relative
+
+
+def _cell_metrics(outputs) -> dict:
+    sys.path.insert(0, str(ROOT / "tools"))
+    import book  # noqa: PLC0415 - the book's own parser of summary lines
+    import nbformat
+    cell = nbformat.v4.new_code_cell("", outputs=[nbformat.from_dict(o) for o in outputs])
+    return book.read_run_facts(nbformat.v4.new_notebook(cells=[cell])).get("metrics", {})
+
+
+def summary_mismatch(recorded_outputs, rerun_outputs) -> str:
+    """'' when the re-run's training summary agrees with the recorded one within the bounds above."""
+    before, after = _cell_metrics(recorded_outputs), _cell_metrics(rerun_outputs)
+    problems = []
+    for key, value in before.items():
+        if key not in after:
+            continue
+        if key in SUMMARY_TOLERANCE and abs(after[key] - value) > SUMMARY_TOLERANCE[key]:
+            problems.append(f"{key}: recorded {value}, re-run {after[key]}")
+        if key in SUMMARY_RELATIVE and abs(after[key] - value) > SUMMARY_RELATIVE[key] * max(abs(value), 1e-3):
+            problems.append(f"{key}: recorded {value}, re-run {after[key]}")
+    return "; ".join(problems)
+
+
+class SummaryCheck:
+    """A plugin object, not a conftest hook: conftest hooks only see items under tests/, and the
+    notebooks live in chapters/."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        check_summary(item, call, outcome.get_result())
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SummaryCheck(), "d2l-summary-check")
+
+
+def check_summary(item, call, report):
+    if call.when != "call" or report.failed or type(item).__name__ != "IPyNbCell":
+        return
+    rerun = getattr(item, "test_outputs", None)
+    meta = item.parent.nb.metadata.get("d2l", {}) if hasattr(item.parent, "nb") else {}
+    if not rerun or meta.get("profile") != "quick" or str(meta.get("device", "")).startswith("cuda"):
+        return
+    problem = summary_mismatch(item.cell.outputs, rerun)
+    if problem:
+        report.outcome = "failed"
+        report.longrepr = (f"{item.name}: the re-executed training summary differs from the recorded one "
+                           f"({problem}). Re-run the section with `python tools/book.py run` instead of "
+                           f"editing outputs; if the machine's arithmetic differs, see SUMMARY_TOLERANCE.")

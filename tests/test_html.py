@@ -73,3 +73,28 @@ def test_status_page(html):
     # every section has a row that links to its page
     for md in book.toc_sections():
         assert f'href="../{md.parent.name}/{md.stem}.html"' in page or f"{md.parent.name}/{md.stem}.html" in page, md
+
+
+def test_part_index_pages_list_their_sections(html):
+    """Every part with sections has an index page (chapters/<part>/index.md, plain Markdown, no
+    notebook) whose body lists its sections, numbered under the part: 7. 现代卷积神经网络 → 7.6. …;
+    figures and equations are numbered per section (numfig_secnum_depth 2): 图 7.6.1."""
+    import yaml
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    parts = [c for part in toc["parts"] for c in part["chapters"] if c.get("sections")]
+    assert len(parts) >= 14
+    for chapter in parts:
+        index = ROOT / (chapter["file"] + ".md")
+        assert index.name == "index.md" and not index.with_suffix(".ipynb").exists(), index
+        assert index not in book.toc_sections(), "a part's index page is not a notebook section"
+        page = (html / (chapter["file"] + ".html")).read_text(encoding="utf-8")
+        body = page[page.index("<article"):page.index("</article>")]
+        number = re.search(r'<h1><span class="section-number">(\d+)\. </span>', body)
+        assert number, f"{chapter['file']}: the part has no chapter number"
+        for k, section in enumerate(chapter["sections"], 1):
+            name = Path(section["file"]).name
+            assert re.search(rf'href="{re.escape(name)}\.html">{number[1]}\.{k}\. ', body), (index, name)
+    captions = [m for p in (html / "chapters").rglob("*.html")
+                for m in re.findall(r'caption-number">图 ([^<]*?)\s*<', p.read_text(encoding="utf-8"))]
+    assert captions and all(re.fullmatch(r"\d+\.\d+\.\d+", c) for c in captions), \
+        sorted({c for c in captions if not re.fullmatch(r"\d+\.\d+\.\d+", c)})[:5]

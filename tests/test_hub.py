@@ -197,3 +197,19 @@ def test_registry_file_errors_are_clear():
 def test_registry_ships_with_the_package():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'd2lutils = ["registry.tsv"]' in text
+
+
+def test_retrieve_keeps_pooch_quiet_and_restores_its_logger(monkeypatch, tmp_path, capfd):
+    import pooch
+    logger = pooch.get_logger()
+    before = logger.level
+
+    def fake_retrieve(url, **kw):
+        logger.info("Downloading data from %s", url)  # what pooch prints on every download
+        (tmp_path / kw["fname"]).write_text("x")
+        return str(tmp_path / kw["fname"])
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    got = hub.retrieve("http://example.invalid/a.zip", "sha1:0", "a.zip", path=tmp_path)
+    assert got == tmp_path / "a.zip"
+    assert "Downloading" not in capfd.readouterr().err
+    assert logger.level == before

@@ -356,6 +356,14 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                 shutil.rmtree(tmpdir, ignore_errors=True)
                 return False, (f"第 {i + 1} 个单元格向 stderr 写了内容（a cell wrote to stderr）：\n"
                                f"{o.get('text', '')[:600]}\n单元格源码 (cell source):\n{cell.source[:600]}")
+    # d2l.glue silently records nothing where myst-nb is missing (e.g. a bare GPU machine): the prose
+    # would then quote nothing. Refuse such a recording here rather than in the HTML build.
+    glued = sum(1 for c in done.cells for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {}))
+    if re.search(r"\bd2l\.glue\(", code_of(nb)) and not glued:
+        keep_failed(md, out)
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        return False, ("d2l.glue 没有记录任何值：这个环境里没有 myst-nb（pip install myst-nb）"
+                       "(d2l.glue recorded nothing: myst-nb is not installed here)")
     shutil.rmtree(tmpdir, ignore_errors=True)
     done.metadata.pop("papermill", None)
     clean_cell_metadata(done)
@@ -385,6 +393,20 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     nbformat.write(done, tmp_target)
     os.replace(tmp_target, target)
     return True, f"{seconds:.1f} s, profile={done.metadata['d2l']['profile']}, device={done.metadata['d2l']['device']}"
+
+
+def costly_recording(nb) -> bool:
+    """A full-profile or GPU recording: cannot be redone on a CI-class CPU in minutes."""
+    meta = nb.metadata.get("d2l", {})
+    return meta.get("profile") == "full" or str(meta.get("device", "")).startswith("cuda")
+
+
+def helpers_changed_since_costly_recording(md: Path, nb) -> bool:
+    """A costly recording whose .md is unchanged but whose helpers changed since: kept (it is a real run
+    of the code of its day) and listed on the status page as waiting to be re-recorded."""
+    meta = nb.metadata.get("d2l", {})
+    return (costly_recording(nb) and meta.get("source_sha256") == sha256(md)
+            and bool(changed_helpers(nb)))
 
 
 def stale_reason(md: Path) -> str:
@@ -582,7 +604,7 @@ def write_status(out: Path | None = None) -> Path:
     """Write chapters/status.md (执行统计) from the notebooks' metadata."""
     import nbformat
     import yaml
-    rows, waiting = [], []
+    rows, waiting, outdated = [], [], []
     total = {"quick": 0.0, "full": 0.0}
     for md in toc_sections():
         nb_path = md.with_suffix(".ipynb")
@@ -609,8 +631,12 @@ def write_status(out: Path | None = None) -> Path:
             continue
         nb = nbformat.read(nb_path, as_version=4)
         meta = nb.metadata.get("d2l", {})
-        m = read_run_facts(nb).get("metrics", {})
-        metric = ", ".join(f"{k}={v:.3f}" if v < 100 else f"{k}={v:.0f}" for k, v in m.items()) or "–"
+        m = meta.get("metrics") or {}  # recorded as structured data by the helpers (facts.py)
+        metric = ", ".join(f"{k}={v:.3f}" if v < 100 else f"{k}={v:.0f}"
+                           for k, v in m.items() if v is not None) or "–"
+        if helpers_changed_since_costly_recording(md, nb):
+            outdated.append(link)
+            metric += "（辅助模块已更新，待重新记录）"
         dur = meta.get("duration_s", 0.0)
         total[meta.get("profile", "quick")] = total.get(meta.get("profile", "quick"), 0.0) + dur
         if m and (meta.get("profile") != "full" or not str(meta.get("device", "")).startswith("cuda")):
@@ -628,7 +654,12 @@ def write_status(out: Path | None = None) -> Path:
             "## 等待 GPU 上 full 配置记录的章节", "",
             "下面这些训练类章节目前的记录来自 quick 配置或 CPU；有 GPU 时用 "
             "`python tools/book.py run --profile full <章节>` 重新记录（`run` 不会用更便宜的运行覆盖 full 或 GPU 记录）。",
-            "", *(f"- {w}" for w in waiting), ""]
+            "", *(f"- {w}" for w in waiting), "",
+            *(["## 辅助模块更新后等待重新记录的章节", "",
+                "这些章节的记录来自 full 配置（GPU 或很长的 CPU 运行），在那之后它们用到的 `d2lutils` 模块改动过；"
+                "记录仍是那次真实运行的结果，但要用当前代码的结果，需在 GPU 上用 `bash tools/gpu-pass.sh` 或 "
+                "`python tools/book.py run --profile full <章节>` 重新记录。", "",
+                *(f"- {w}" for w in outdated), ""] if outdated else [])]
     out = out or ROOT / "chapters" / "status.md"   # tests pass a temporary path
     out.write_text("\n".join(text), encoding="utf-8")
     return out

@@ -5,7 +5,8 @@
 #   bash tools/gpu-pass.sh BUDGET_SECONDS OUT_DIR [SECTION ...]
 #
 # The machine has torch but not the notebook stack and no CJK font, and cannot download. Prepare here:
-#   .whl/      papermill, jupytext, ipykernel … as cp312 wheels (pip download --only-binary=:all: …)
+#   .whl/      papermill, jupytext, ipykernel, myst-nb … as cp312 wheels (pip download --only-binary=:all: …;
+#              myst-nb with --no-deps: d2l.glue needs only its `glue`, without it glued numbers are lost)
 #   .gpufont/  a CJK font (e.g. Noto Sans CJK SC subset to the book's characters with pyftsubset)
 # Both are optional: what the machine already has is used.
 set -euo pipefail
@@ -15,12 +16,13 @@ out="${2:?用法 (usage): bash tools/gpu-pass.sh BUDGET_SECONDS OUT_DIR [SECTION
 shift 2
 start=$SECONDS
 PY="${PYTHON:-python3}"
-if ! "$PY" -c "import papermill, jupytext, ipykernel" 2>/dev/null; then
+if ! "$PY" -c "import papermill, jupytext, ipykernel, myst_nb" 2>/dev/null; then
   if ls .whl/*.whl >/dev/null 2>&1; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/d2l-site .whl/*.whl
     export PYTHONPATH="/tmp/d2l-site${PYTHONPATH:+:$PYTHONPATH}"
   fi
-  "$PY" -c "import papermill, jupytext, ipykernel" || { echo "缺少 papermill/jupytext/ipykernel (missing; put wheels in .whl/)" >&2; exit 1; }
+  "$PY" -c "import papermill, jupytext, ipykernel, myst_nb" \
+    || { echo "缺少 papermill/jupytext/ipykernel/myst_nb (missing; put wheels in .whl/)" >&2; exit 1; }
 fi
 shopt -s nullglob
 fonts=(.gpufont/*.otf .gpufont/*.ttf .gpufont/*.ttc)
