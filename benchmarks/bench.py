@@ -233,7 +233,8 @@ def run(args):
         bench_model("3. ResNet-18", resnet18, 96, 0.05, 256, root, args, rows, device)
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU × {os.cpu_count()}"
     load = {"none": "空闲", "python": "旁边一个 Python 忙循环进程", "torch": "旁边一个 torch 小卷积进程"}[args.load]
-    print(f"\n设备 {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}, 负载：{load} (load={args.load})")
+    print(f"\n设备 {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}, 负载：{load} (load={args.load}), "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '未设置')}")
     print("| 测试 | 常规写法 (秒) | d2lutils (秒) | 加速比 | 常规精度 | d2lutils 精度 | 备注 |")
     print("|---|---|---|---|---|---|---|")
     for what, tp, to, ap, ao, note in rows:
