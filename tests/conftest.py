@@ -99,13 +99,21 @@ def book_build(tmp_path_factory) -> tuple[Path, str]:
         return Path(os.environ["D2L_BOOK_HTML"]).resolve(), ""
     sys.path.insert(0, str(ROOT / "tools"))
     import book
-    out = tmp_path_factory.mktemp("book")
-    book.write_status()
-    proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W", "-n",
-                           "--keep-going", "--path-output", str(out), str(ROOT)],
-                          capture_output=True, text=True, cwd=ROOT)
-    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]) if proc.returncode else ""
-    return out / "_build" / "html", tail
+    from filelock import FileLock
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run: the first one builds, the others reuse it
+    out, result = base / "book", base / "book-build-result.txt"
+    with FileLock(str(base / "book-build.lock")):
+        if not result.exists():
+            out.mkdir(exist_ok=True)
+            book.write_status()
+            proc = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", "--all", "-W",
+                                   "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+                                  capture_output=True, text=True, cwd=ROOT)
+            result.write_text("\n".join((proc.stdout + proc.stderr).splitlines()[-40:]) if proc.returncode else "",
+                              encoding="utf-8")
+    return out / "_build" / "html", result.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -117,23 +125,17 @@ def book_html(book_build) -> Path:
     return html
 
 
-SLOW_FILES = {"test_html.py": "html-build", "test_browser.py": "html-build", "test_pipeline.py": None}
+SLOW_FILES = ("test_html.py", "test_browser.py", "test_pipeline.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the slow tests and keep what must share a process together under pytest-xdist
-    (``--dist loadgroup``): the cells of one notebook run in order on one worker, and the HTML and
-    browser tests share one build of the book."""
+    """Mark the slow tests: notebook re-execution (nbval), the HTML build, the browser suite, the pipeline.
+    Under pytest-xdist, tools/test.sh uses ``--dist loadfile``: the cells of one notebook run in order on
+    one worker; the HTML build is shared between workers through a lock (``book_build``)."""
     for item in items:
         path = Path(str(item.fspath))
-        if path.suffix == ".ipynb":
+        if path.suffix == ".ipynb" or path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT)
-                                                    else str(path)))
-        elif path.name in SLOW_FILES:
-            item.add_marker(pytest.mark.slow)
-            if SLOW_FILES[path.name]:
-                item.add_marker(pytest.mark.xdist_group(SLOW_FILES[path.name]))
 
 
 # Re-executed summaries vs recorded ones (nbval only compares cells tagged nbval-check-output).
