@@ -105,3 +105,27 @@ def test_progress_default_is_off_in_ci(monkeypatch):
     monkeypatch.delenv("D2L_PROGRESS", raising=False)
     monkeypatch.setenv("CI", "true")
     assert progress_enabled() is False
+
+
+def test_choose_threads_from_sampled_jiffies(monkeypatch):
+    """The arithmetic, with /proc/stat replaced: another process keeping 1 of 2 cores busy leaves 1 thread."""
+    samples = iter([(1000, 4000), (1000 + 100, 4000 + 200)])  # (busy, total): 50 % of 2 cores over the sample
+    monkeypatch.setattr(cpu, "_cpu_jiffies", lambda: next(samples))
+    monkeypatch.setattr(cpu.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cpu, "available_cores", lambda: 2)
+    import types
+    clock = {"wall": 0.0}
+
+    def sleep(seconds):
+        clock["wall"] += seconds
+    monkeypatch.setattr(cpu, "time", types.SimpleNamespace(sleep=sleep, perf_counter=lambda: clock["wall"],
+                                                           process_time=lambda: 0.0))
+    assert cpu.choose_threads(max_threads=2) == 1
+    samples = iter([(1000, 4000), (1000 + 5, 4000 + 200)])  # idle machine
+    monkeypatch.setattr(cpu, "_cpu_jiffies", lambda: next(samples))
+    assert cpu.choose_threads(max_threads=2) == 2
+    samples = iter([(1000, 4000), (1000 + 200, 4000 + 200)])  # both cores busy elsewhere: still 1
+    monkeypatch.setattr(cpu, "_cpu_jiffies", lambda: next(samples))
+    assert cpu.choose_threads(max_threads=2) == 1
+    monkeypatch.setattr(cpu, "_cpu_jiffies", lambda: None)  # not Linux: torch's default
+    assert cpu.choose_threads(max_threads=2) == 2

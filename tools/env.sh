@@ -70,8 +70,4 @@ fi
 if [ -z "${D2L_DATA_MIRROR:-}" ] && [ -d "$ROOT/../shared/data" ]; then
   export D2L_DATA_MIRROR="$(cd "$ROOT/../shared/data" && pwd)"
 fi
-# OpenMP threads sleep instead of spinning while they wait: on a 2-core machine with a browser or a second
-# notebook busy, spinning threads wait for a core that another process holds (benchmarks/RESULTS.md).
-# Read once when torch loads, so it is set here, before any Python starts (d2l.setup() is too late).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export PATH="$VENV/bin:$PATH"
