@@ -89,6 +89,16 @@ def isolated_data(tmp_path, monkeypatch):
     return cache
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for tests of tiny models: faster, and no fight over cores with other processes."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory) -> tuple[Path, str]:
     """Build the HTML book from the recorded notebooks once per session, as README command 1 does

@@ -3,6 +3,8 @@ import math
 
 import matplotlib
 import pytest
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # every test here: tiny tensors
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -11,13 +13,6 @@ matplotlib.use("Agg")
 
 import d2lutils as d2l  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny tensors: extra threads only add overhead on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 def test_masked_softmax_ignores_padding():

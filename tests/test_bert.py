@@ -62,13 +62,6 @@ def test_pretraining_dataset_and_loss():
     assert torch.isclose(a, b, atol=1e-5)
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny tensors: extra threads only add overhead
-    yield
-    torch.set_num_threads(n)
-
 
 def test_train_bert_reduces_mlm_loss(one_thread):
     torch.manual_seed(0)

@@ -84,14 +84,6 @@ def test_grad_clipping_scales_to_theta_and_leaves_small_grads():
     assert float(torch.sqrt(sum((p.grad ** 2).sum() for p in scratch.params))) == pytest.approx(0.5)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny recurrent models run fastest (and least disturbed by other jobs) on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 class _Loader:
     def __init__(self, corpus, batch_size, num_steps):

@@ -97,14 +97,6 @@ def _copy_task(n=64, seed=0):
     return d2l.load_array((Xa, Xv, Ya, Yv), 64), sv, tv
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models train faster on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_train_predict_and_summary(capsys, one_thread):
     torch.manual_seed(0)

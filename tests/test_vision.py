@@ -64,14 +64,6 @@ def test_train_ch13_without_test_set(capsys):
     assert re.search(r"^训练损失 \d\.\d{3}, 训练精度 \d\.\d{3}$", capsys.readouterr().out, re.M)
 
 
-@pytest.fixture
-def one_thread():
-    """One CPU thread: small models train much faster than with threads fighting over cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_pretrained_fashion_resnet_caches_and_repeats(tmp_path, monkeypatch, capsys, one_thread):
     kwargs = dict(width=2, epochs=1, num_train=64, img_size=12, batch_size=32,
