@@ -4,6 +4,8 @@
     python benchmarks/bench.py                      # all three on the best device, lecture settings
     python benchmarks/bench.py --only input         # 1. one epoch of input batches (CPU)
     python benchmarks/bench.py --only lenet --epochs 2 --subset 20000   # shrink for a CPU
+    python benchmarks/bench.py --only load --load python   # 4. LeNet idle vs loaded, interleaved
+    python benchmarks/bench.py --only layout --device cpu  # 5. NCHW vs channels_last training steps
 
 Plain way: torchvision FashionMNIST + ToTensor (+ Resize) + DataLoader(num_workers=4), fp32, a
 training loop that calls .item() every batch. d2lutils: the whole dataset as uint8 on the device,
@@ -162,13 +164,16 @@ def bench_input(root, args, rows):
     """1. One epoch of input batches (no model): decode + convert + batch."""
     plain_train_iter, _ = plain_loaders(root, 256, workers=args.workers)
     torch.set_num_threads(DEFAULT_THREADS)
-    t_plain, n_plain = timed(lambda: sum(len(y) for _, y in plain_train_iter))
+    import statistics
+    epochs = 3  # median of 3 epochs each: one 0.06 s epoch alone is at the mercy of the VM's timer noise
+    plain = [timed(lambda: sum(len(y) for _, y in plain_train_iter)) for _ in range(epochs)]
     torch.set_num_threads(d2l_threads(args))
     cpu = torch.device("cpu")
     t_load, (ours_iter, _) = timed(lambda: d2l.load_data_fashion_mnist(256, device=cpu))
-    t_ours, n_ours = timed(lambda: sum(len(y) for _, y in ours_iter))
-    assert n_plain == n_ours == 60000
-    rows.append(("1. 一轮输入批次 (cpu, batch 256)", t_plain, t_ours, "", "",
+    ours = [timed(lambda: sum(len(y) for _, y in ours_iter)) for _ in range(epochs)]
+    assert all(n == 60000 for _, n in plain + ours)
+    rows.append((f"1. 一轮输入批次 (cpu, batch 256, {epochs} 轮的中位数)", statistics.median(t for t, _ in plain),
+                 statistics.median(t for t, _ in ours), "", "",
                  f"首次读入 {t_load:.2f} s 不计入; d2lutils {torch.get_num_threads()} 线程"))
 
 
@@ -187,13 +192,102 @@ def bench_model(name, build, resize, lr, batch, root, args, rows, device):
     def ours():
         tr2, te2 = d2l.load_data_fashion_mnist(batch, resize=resize, device=device, subset=subset,
                                               test_subset=args.test_subset, test_batch_size=1024)
-        return d2l.train_ch6(build(), tr2, te2, epochs, lr, device, amp=cuda, channels_last=cuda,
+        return d2l.train_ch6(build(), tr2, te2, epochs, lr, device, amp=cuda, channels_last=True if cuda else None,
                              animate=False).test_acc[-1]
     t_ours, acc_ours = timed(ours)
     what = (f"{name} ({device}, {epochs} 轮, 训练 {subset or 60000} 张, 测试 {args.test_subset or 10000} 张, "
             f"{resize or 28}px)")
     rows.append((what, t_plain, t_ours, acc_plain, acc_ours,
-                 ("bf16+channels_last" if cuda else "fp32") + f"; d2lutils {torch.get_num_threads()} 线程"))
+                 ("bf16+channels_last" if cuda else "fp32, channels_last (train_ch6 的 CPU 默认)") + f"; d2lutils {torch.get_num_threads()} 线程"))
+
+
+def lenet_pass(train_iter, test_iter, device, channels_last=None) -> float:
+    """Seconds for one LeNet epoch on ``train_iter`` + evaluation on ``test_iter`` (train_ch6, silent)."""
+    import contextlib
+    import io
+    d2l.seed_everything(0)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        d2l.train_ch6(lenet(), train_iter, test_iter, 1, 0.9, device, animate=False, channels_last=channels_last)
+    return time.perf_counter() - start
+
+
+def bench_load_interleaved(busy, args):
+    """4. LeNet idle vs loaded in one process: the busy process is paused (SIGSTOP) and resumed (SIGCONT)
+    in turn, so both states see the same machine minutes apart; medians over ``--rounds`` pairs.
+    Also times 1 thread with the machine idle: the best one free core can do (the bound under load)."""
+    import signal
+    import statistics
+    cpu = torch.device("cpu")
+    tr, te = d2l.load_data_fashion_mnist(256, device=cpu, subset=args.subset or 10000,
+                                         test_subset=args.test_subset or 2000, test_batch_size=1024)
+    times = {"idle": [], "idle-1": [], "load": []}
+    threads = {"idle": set(), "load": set()}
+    for r in range(args.rounds):
+        for state in (("idle", "load") if r % 2 == 0 else ("load", "idle")):
+            os.kill(busy.pid, signal.SIGSTOP if state == "idle" else signal.SIGCONT)
+            time.sleep(0.3)
+            n = d2l_threads(args)
+            threads[state].add(n)
+            torch.set_num_threads(n)
+            times[state].append(lenet_pass(tr, te, cpu))
+            if state == "idle":
+                torch.set_num_threads(1)
+                times["idle-1"].append(lenet_pass(tr, te, cpu))
+    os.kill(busy.pid, signal.SIGCONT)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    pairs = " ".join(f"{a / b:.2f}" for a, b in zip(times["load"], times["idle"]))
+    n_train, n_test = args.subset or 10000, args.test_subset or 2000
+    print(f"\n4. LeNet 一遍 (训练 {n_train} 张 + 评估 {n_test} 张, cpu), 空闲与负载交替 {args.rounds} 轮, 中位数:")
+    print("| 状态 | 线程 | 秒 | 相对空闲 |")
+    print("|---|---|---|---|")
+    print(f"| 空闲 | {sorted(threads['idle'])} | {med['idle']:.2f} | 1 |")
+    print(f"| 空闲, 1 线程 (只剩一个核时的下限) | [1] | {med['idle-1']:.2f} | {med['idle-1'] / med['idle']:.2f}× |")
+    print(f"| 负载 ({args.load}) | {sorted(threads['load'])} | {med['load']:.2f} | **{med['load'] / med['idle']:.2f}×** "
+          f"(逐对 {pairs}) |")
+
+
+def alexnet_small():
+    """AlexNet as in lecture 24 with a quarter of the channels (1-channel 224 px input)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 24, 11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(24, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(), nn.Conv2d(96, 96, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(96, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Linear(64 * 5 * 5, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def bench_layout(args):
+    """5. Memory layout on the CPU: training steps in NCHW (torch's default) vs channels_last (what
+    train_ch6/train_ch13 use on the CPU), same process, alternating, medians of 3."""
+    import statistics
+    torch.set_num_threads(DEFAULT_THREADS if args.threads == "auto" else int(args.threads))
+    print(f"\n5. CPU 上一个训练步的时间 (毫秒, {torch.get_num_threads()} 线程), NCHW 与 channels_last 交替, 中位数:")
+    print("| 模型 | 批量 × 像素 | NCHW | channels_last | 加速比 |")
+    print("|---|---|---|---|---|")
+    for name, build, batch, px, steps in (("LeNet", lenet, 256, 28, 20), ("AlexNet (通道 ÷4)", alexnet_small, 64, 224, 6),
+                                         ("ResNet-18", resnet18, 64, 96, 4)):
+        X, y = torch.rand(batch, 1, px, px), torch.randint(0, 10, (batch,))
+        ms = {False: [], True: []}
+        for _ in range(3):
+            for cl in (False, True):
+                torch.manual_seed(0)
+                net, Xi = build(), X
+                if cl:
+                    net, Xi = net.to(memory_format=torch.channels_last), X.contiguous(memory_format=torch.channels_last)
+                opt = torch.optim.SGD(net.parameters(), lr=0.01)
+
+                def step():
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(net(Xi), y).backward()
+                    opt.step()
+                step()  # warm-up: oneDNN picks its kernels on the first call
+                start = time.perf_counter()
+                for _ in range(steps):
+                    step()
+                ms[cl].append((time.perf_counter() - start) / steps * 1e3)
+        a, b = statistics.median(ms[False]), statistics.median(ms[True])
+        print(f"| {name} | {batch} × {px}px | {a:.1f} | {b:.1f} | **{a / b:.2f}×** |")
 
 
 def main():
@@ -210,17 +304,20 @@ def main():
     p.add_argument("--threads", default="auto",
                    help="threads of the d2lutils way: auto (what d2l.setup() chooses: the free cores) or N; "
                         "the plain way keeps torch's default")
+    p.add_argument("--rounds", type=int, default=4, help="idle/loaded pairs of the 'load' row")
     args = p.parse_args()
+    if "load" in args.only.split(",") and args.load == "none":
+        p.error("--only load needs a busy process: --load python or --load torch")
     busy = start_load(args.load)
     try:
-        run(args)
+        run(args, busy)
     finally:
         if busy is not None:
             busy.kill()
             busy.wait()
 
 
-def run(args):
+def run(args, busy=None):
     device = torch.device(args.device) if args.device else d2l.try_gpu()
     root = torchvision_root()
     rows = []
@@ -231,6 +328,12 @@ def run(args):
         bench_model("2. LeNet", lenet, None, 0.9, 256, root, args, rows, device)
     if "resnet" in only:
         bench_model("3. ResNet-18", resnet18, 96, 0.05, 256, root, args, rows, device)
+    if "load" in only:
+        bench_load_interleaved(busy, args)
+    if "layout" in only:
+        bench_layout(args)
+    if not rows:
+        return
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU × {os.cpu_count()}"
     load = {"none": "空闲", "python": "旁边一个 Python 忙循环进程", "torch": "旁边一个 torch 小卷积进程"}[args.load]
     print(f"\n设备 {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}, 负载：{load} (load={args.load}), "

@@ -24,9 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 from .device import try_gpu
 from .hub import DataUnavailableError, cache_dir, local_mirrors, retrieve
 from .plotting import Animator
-from . import facts
 from .progress import progress_enabled
-from .train import History, _batches
+from .train import History, _batches, report
 from .utils import Timer
 
 PathLike = Union[str, os.PathLike]
@@ -372,9 +371,4 @@ def train_segmentation(net: nn.Module, train_iter, test_iter, trainer, num_epoch
         history.test_acc.append(segmentation_metrics(cm)["pixel_acc"])
         if animator:
             animator.add(epoch + 1, (history.train_loss[-1], history.train_acc[-1], history.test_acc[-1]))
-    history.seconds = timer.sum()
-    history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
-    print(history.summary())
-    print(f"{history.examples_per_sec:.1f} 样本/秒 ({device})")
-    facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
-    return history
+    return report(history, timer.sum(), n_seen)

@@ -169,6 +169,33 @@ def predict_ch3(net, test_iter, n: int = 6):
     return preds[:n]
 
 
+def use_channels_last(net: nn.Module, device: torch.device, channels_last: Optional[bool] = None) -> bool:
+    """Store ``net`` in NHWC order when asked, or by default (None) on the CPU for a model with 2-D
+    convolutions (oneDNN's NHWC kernels are faster there: ``benchmarks/RESULTS.md``). Returns whether
+    the inputs should be converted too. Parameters keep their identity, so an optimizer built before
+    still updates them."""
+    if channels_last is None:
+        channels_last = device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in net.modules())
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
+    return channels_last
+
+
+def report(history: History, seconds: float, n_seen: int, *, test: bool = True) -> History:
+    """Finish a training run: store time and speed in ``history``, print the summary line and
+    ``… 样本/秒 (device)``, record the headline metrics for the book's tools; returns ``history``."""
+    history.seconds = seconds
+    history.examples_per_sec = n_seen / seconds if seconds else 0.0
+    if test:
+        print(history.summary())
+    else:
+        print(f"训练损失 {history.train_loss[-1]:.3f}, 训练精度 {history.train_acc[-1]:.3f}")
+    print(f"{history.examples_per_sec:.1f} 样本/秒 ({history.device})")
+    if test:
+        facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
+    return history
+
+
 def _init_xavier(m: nn.Module) -> None:
     if isinstance(m, (nn.Linear, nn.Conv2d)):
         nn.init.xavier_uniform_(m.weight)
@@ -177,12 +204,15 @@ def _init_xavier(m: nn.Module) -> None:
 def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Optional[float],
               device: Optional[torch.device] = None, *, init: Optional[Callable] = _init_xavier,
               optimizer: Optional[torch.optim.Optimizer] = None, amp: bool = False,
-              channels_last: bool = False, animate: bool = True,
+              channels_last: Optional[bool] = None, animate: bool = True,
               progress: Optional[bool] = None) -> History:
     """Train a CNN on ``device`` (default ``try_gpu()``) with SGD and cross-entropy.
 
     ``amp=True`` uses bf16 autocast on CUDA (ignored on the CPU); ``channels_last=True`` stores the
-    model and the inputs in NHWC order. Returns the History, prints metrics and examples/sec.
+    model and the inputs in NHWC order. The default (None) does so on the CPU when the model has 2-D
+    convolutions: oneDNN's NHWC kernels train LeNet 1.7–1.8× and a small AlexNet 1.1–1.35× faster
+    there (``benchmarks/RESULTS.md``); on CUDA it stays off unless asked for.
+    Returns the History, prints metrics and examples/sec.
     Stops with ``NonFiniteLossError`` (saying which epoch and what to try) when the loss becomes nan/inf.
     """
     num_epochs = positive_int("num_epochs", num_epochs)
@@ -198,8 +228,7 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Option
     if init is not None:
         net.apply(init)
     net.to(device)
-    if channels_last:
-        net.to(memory_format=torch.channels_last)
+    channels_last = use_channels_last(net, device, channels_last)
     optimizer = optimizer or torch.optim.SGD(net.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     use_amp = amp and device.type == "cuda"
@@ -241,9 +270,4 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Option
         history.test_acc.append(test_acc)
         if animator:
             animator.add(epoch + 1, (history.train_loss[-1], history.train_acc[-1], test_acc))
-    history.seconds = timer.sum()
-    history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
-    print(history.summary())
-    print(f"{history.examples_per_sec:.1f} 样本/秒 ({device})")
-    facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
-    return history
+    return report(history, timer.sum(), n_seen)

@@ -26,9 +26,8 @@ from .device import try_all_gpus, try_gpu
 from .hub import DataUnavailableError, _check_member, cache_dir, local_mirrors, retrieve
 from .mnist import load_data_fashion_mnist
 from .plotting import Animator
-from . import facts
 from .progress import progress_enabled
-from .train import History, _batches, _correct, evaluate_accuracy
+from .train import History, _batches, _correct, evaluate_accuracy, report, use_channels_last
 from .utils import Timer
 
 PathLike = Union[str, os.PathLike]
@@ -95,16 +94,19 @@ def train_batch_ch13(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss, tra
 
 def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs: int,
                devices: Optional[Sequence[torch.device]] = None, scheduler=None, *,
-               animate: bool = True, progress: Optional[bool] = None) -> History:
+               animate: bool = True, progress: Optional[bool] = None,
+               channels_last: Optional[bool] = None) -> History:
     """Train ``net`` with a given loss and optimizer (and optional lr ``scheduler``, stepped per epoch).
 
     ``devices`` defaults to ``try_all_gpus()``; with several GPUs the model is wrapped in
     ``nn.DataParallel``. ``test_iter`` may be ``None`` (final training on all labelled data).
+    ``channels_last`` as in ``train_ch6`` (default: NHWC on the CPU for convolutional models).
     Prints ``训练损失 …, 训练精度 …, 测试精度 …`` and ``… 样本/秒 (device)``; returns the History.
     """
     devices = [torch.device(d) for d in devices] if devices else try_all_gpus()
     device = devices[0]
     net.to(device)
+    use_channels_last(net, device, channels_last)
     model = nn.DataParallel(net, device_ids=devices) if len(devices) > 1 else net
     history = History(device=", ".join(str(d) for d in devices))
     legend = ["train loss", "train acc"] + (["test acc"] if test_iter is not None else [])
@@ -134,16 +136,7 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
             values.append(history.test_acc[-1])
         if animator:
             animator.add(epoch + 1, values)
-    history.seconds = timer.sum()
-    history.examples_per_sec = n_seen / history.seconds if history.seconds else 0.0
-    if test_iter is not None:
-        print(history.summary())
-    else:
-        print(f"训练损失 {history.train_loss[-1]:.3f}, 训练精度 {history.train_acc[-1]:.3f}")
-    print(f"{history.examples_per_sec:.1f} 样本/秒 ({history.device})")
-    if test_iter is not None:
-        facts.record_metrics(**history.final, examples_per_sec=history.examples_per_sec)
-    return history
+    return report(history, timer.sum(), n_seen, test=test_iter is not None)
 
 
 # ---------------------------------------------------------------------------------------------

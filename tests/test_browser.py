@@ -148,6 +148,17 @@ def test_menu_button_opens_navigation(visit, width):
     assert not v.problems, v.problems
 
 
+def test_sidebar_names_each_part_once_and_search_box_is_chinese(visit):
+    page = visit(NDARRAY, DESKTOP).page
+    sidebar = page.locator("#pst-primary-sidebar")
+    visible = [t.strip() for t in sidebar.locator("a.reference.internal:visible, p.caption:visible").all_inner_texts()]
+    titles = [re.sub(r"^\d+\.\s*", "", t) for t in visible]
+    assert "线性神经网络" in titles, visible
+    assert titles.count("线性神经网络") == 1, f"the part is named twice in the sidebar: {visible}"
+    box = page.locator("input[name='q']").first
+    assert re.search(r"[\u4e00-\u9fff]", box.get_attribute("placeholder") or ""), box.get_attribute("placeholder")
+
+
 def test_collapsed_solution_opens_with_executed_output(visit):
     page = visit(NDARRAY, PHONE).page
     solution = page.locator(".solution.dropdown").first

@@ -82,6 +82,36 @@ def test_train_ch6_cnn_on_cpu(capsys):
     assert re.search(r"^[\d.]+ 样本/秒 \(cpu\)$", out, re.M)
 
 
+def test_channels_last_default_on_cpu_for_conv_models_only():
+    cpu = torch.device("cpu")
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(conv.parameters(), lr=0.1)
+    weight = conv[0].weight
+    assert d2l.train.use_channels_last(conv, cpu) is True
+    assert conv[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert conv[0].weight is weight and opt.param_groups[0]["params"][0] is weight  # optimizer still sees it
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    assert d2l.train.use_channels_last(mlp, cpu) is False
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3))
+    assert d2l.train.use_channels_last(plain, cpu, channels_last=False) is False
+    assert plain[0].weight.is_contiguous()                                       # left in NCHW when told
+    assert d2l.train.use_channels_last(nn.Conv2d(1, 4, 3), torch.device("meta")) is False  # not the CPU
+
+
+def test_channels_last_trains_like_nchw(capsys):
+    """NHWC changes the memory order only: the same seed gives the same training run (to rounding)."""
+    X, y = blobs()
+    runs = []
+    for cl in (False, True):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+        runs.append(d2l.train_ch6(net, d2l.load_array((X, y), 32, is_train=False),
+                                  d2l.load_array((X, y), 100, False), 2, 0.1, torch.device("cpu"),
+                                  channels_last=cl, animate=False))
+    assert runs[0].train_loss == pytest.approx(runs[1].train_loss, rel=1e-4)
+    assert runs[0].test_acc == pytest.approx(runs[1].test_acc, abs=1e-2)
+
+
 def test_predict_ch3_returns_predictions():
     train_iter, test_iter = d2l.load_data_fashion_mnist(8, device="cpu", subset=8, test_subset=8)
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))

@@ -6,6 +6,7 @@
 * Gives pydata-sphinx-theme a ``default_mode``: without one the page sets ``data-mode=""`` and
   the theme logs "Got invalid theme mode". Light, because figures and Graphviz diagrams are
   drawn for a white page.
+* Puts a Chinese placeholder in the search box (Jupyter Book's default is "Search this book...").
 
 The navigation-button fix and the phone CSS are plain files in ``_static/`` (Jupyter Book adds
 every ``_static/*.js`` / ``*.css`` to ``html_js_files`` / ``html_css_files``).
@@ -13,10 +14,17 @@ every ``_static/*.js`` / ``*.css`` to ``html_js_files`` / ``html_css_files``).
 from __future__ import annotations
 
 
-def _set_default_mode(app, config) -> None:
+SEARCH_PLACEHOLDER = "搜索本书…"
+
+
+def _configure_theme(app, config) -> None:
     context = dict(config.html_context or {})  # pydata-sphinx-theme reads it from html_context
     context.setdefault("default_mode", "light")
     config.html_context = context
+    options = dict(config.html_theme_options or {})
+    if options.get("search_bar_text") in (None, "Search this book..."):
+        options["search_bar_text"] = SEARCH_PLACEHOLDER
+    config.html_theme_options = options
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -39,6 +47,6 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
-    app.connect("config-inited", _set_default_mode)
+    app.connect("config-inited", _configure_theme)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
