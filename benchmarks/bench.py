@@ -6,6 +6,7 @@
     python benchmarks/bench.py --only lenet --epochs 2 --subset 20000   # shrink for a CPU
     python benchmarks/bench.py --only load --load python   # 4. LeNet idle vs loaded, interleaved
     python benchmarks/bench.py --only layout --device cpu  # 5. NCHW vs channels_last training steps
+    python benchmarks/bench.py --only variants             # 6. LeNet step variants (fused SGD, compile, …)
 
 Plain way: torchvision FashionMNIST + ToTensor (+ Resize) + DataLoader(num_workers=4), fp32, a
 training loop that calls .item() every batch. d2lutils: the whole dataset as uint8 on the device,
@@ -290,6 +291,46 @@ def bench_layout(args):
         print(f"| {name} | {batch} × {px}px | {a:.1f} | {b:.1f} | **{a / b:.2f}×** |")
 
 
+VARIANTS = {
+    # name: (what it changes, train_ch6 keyword arguments, wrap the model, SGD keyword arguments)
+    "now": ("d2lutils as the chapters use it (cuda: bf16 autocast + channels_last)", {}, None, {}),
+    "fp32": ("no autocast (fp32), channels_last", {"amp": False}, None, {}),
+    "fused": ("+ fused SGD (one kernel for all parameters)", {}, None, {"fused": True}),
+    "foreach": ("+ foreach SGD (grouped parameter updates)", {}, None, {"foreach": True}),
+    "compile": ("+ torch.compile(mode='reduce-overhead'): CUDA graphs, fused kernels; compile time included",
+                {}, lambda net: torch.compile(net, mode="reduce-overhead"), {}),
+}
+
+
+def bench_variants(args, device):
+    """6. Where the time of a small model goes on a GPU: train_ch6 on LeNet with one change at a time
+    (autocast off, fused/foreach optimizer, torch.compile). Wall time includes any warm-up or compilation."""
+    cuda = device.type == "cuda"
+    epochs = args.epochs or 2
+    tr, te = d2l.load_data_fashion_mnist(256, device=device, subset=args.subset, test_subset=args.test_subset,
+                                         test_batch_size=1024)
+    print(f"\n6. LeNet 训练步的变体 ({device}, {epochs} 轮, 训练 {tr.num_examples} 张): 每次只改一处")
+    print("| 变体 | 改了什么 | 总时间 (秒) | 样本/秒 (训练部分) | 测试精度 |")
+    print("|---|---|---|---|---|")
+    for name in args.variants.split(","):
+        what, kwargs, wrap, sgd = VARIANTS[name]
+        d2l.seed_everything(0)
+        net = lenet()
+        try:
+            opt = torch.optim.SGD(net.parameters(), lr=0.9, **sgd)
+            model = wrap(net) if wrap else net
+            start = time.perf_counter()
+            import contextlib
+            import io
+            with contextlib.redirect_stdout(io.StringIO()):
+                h = d2l.train_ch6(model, tr, te, epochs, None, device, optimizer=opt, amp=kwargs.get("amp", cuda),
+                                  channels_last=True if cuda else None, animate=False)
+            wall = time.perf_counter() - start
+            print(f"| {name} | {what} | {wall:.2f} | {h.examples_per_sec:,.0f} | {h.test_acc[-1]:.3f} |")
+        except Exception as e:  # a variant this torch/device cannot run is a result too
+            print(f"| {name} | {what} | – | – | 不能运行: {type(e).__name__}: {str(e).splitlines()[0][:120]} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="input,lenet,resnet")
@@ -305,7 +346,12 @@ def main():
                    help="threads of the d2lutils way: auto (what d2l.setup() chooses: the free cores) or N; "
                         "the plain way keeps torch's default")
     p.add_argument("--rounds", type=int, default=4, help="idle/loaded pairs of the 'load' row")
+    p.add_argument("--variants", default="now,fp32,fused,foreach,compile",
+                   help=f"the 'variants' row: comma-separated, from {','.join(VARIANTS)}")
     args = p.parse_args()
+    unknown = set(args.variants.split(",")) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown --variants {sorted(unknown)}; choose from {','.join(VARIANTS)}")
     if "load" in args.only.split(",") and args.load == "none":
         p.error("--only load needs a busy process: --load python or --load torch")
     busy = start_load(args.load)
@@ -332,6 +378,8 @@ def run(args, busy=None):
         bench_load_interleaved(busy, args)
     if "layout" in only:
         bench_layout(args)
+    if "variants" in only:
+        bench_variants(args, device)
     if not rows:
         return
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU × {os.cpu_count()}"

@@ -188,3 +188,13 @@ def test_part_index_pages():
             assert text.startswith(f"# {part['caption']}\n"), f"{index}: the title is not the caption"
             assert "```{tableofcontents}" in text and "{code-cell}" not in text, index
             assert text.count("https://courses.d2l.ai/zh-v2/") == 1, index
+
+
+def test_join_cjk_lines_keeps_spaces_next_to_latin_words():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from d2l_sphinx import join_cjk_lines
+    assert join_cjk_lines("排法不同，\n   算出的结果") == "排法不同，算出的结果"
+    assert join_cjk_lines("内存顺序——\n只是“通道\n在后”") == "内存顺序——只是“通道在后”"
+    assert join_cjk_lines("用 ReLU\n网络") == "用 ReLU\n网络"      # a Latin word: the break stays a space
+    assert join_cjk_lines("网络\nReLU 激活") == "网络\nReLU 激活"
+    assert join_cjk_lines("one\ntwo") == "one\ntwo"

@@ -98,3 +98,18 @@ def test_part_index_pages_list_their_sections(html):
                 for m in re.findall(r'caption-number">图 ([^<]*?)\s*<', p.read_text(encoding="utf-8"))]
     assert captions and all(re.fullmatch(r"\d+\.\d+\.\d+", c) for c in captions), \
         sorted({c for c in captions if not re.fullmatch(r"\d+\.\d+\.\d+", c)})[:5]
+
+
+def test_no_gaps_between_chinese_characters_at_source_line_breaks(html):
+    """Prose lines that break between two Chinese characters are joined (tools/d2l_sphinx.py)."""
+    cjk = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef\u2014\u2018\u2019\u201c\u201d\u2026"
+    gap = re.compile(f"[{cjk}]\\s*\\n\\s*[{cjk}]")
+    found = []
+    for page in sorted((html / "chapters").rglob("*.html")):
+        for para in re.findall(r"<p>(.*?)</p>", page.read_text(encoding="utf-8"), re.S):
+            text = re.sub(r"<[^>]+>", "", para)
+            if gap.search(text):
+                found.append(f"{page.relative_to(html)}: {gap.search(text).group(0)!r}")
+    assert not found, found[:5]
+    lenet = (html / "chapters" / "convolutional-networks" / "lenet.html").read_text(encoding="utf-8")
+    assert "排法不同，算出的结果" in lenet
