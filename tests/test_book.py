@@ -133,18 +133,24 @@ def test_search_dictionary_knows_every_term():
 
 @pytest.mark.parametrize("md", SECTIONS, ids=IDS)
 def test_recorded_metrics_match_the_printed_summary(md: Path):
-    """The headline metrics stored at run time equal what the notebook prints now: a hand-edited
-    summary line (say 测试精度 0.833 → 0.999) no longer matches and fails here."""
+    """The headline metrics stored at run time equal a summary line the notebook prints now."""
     nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
-    stored = nb.metadata.get("d2l", {}).get("metrics", {})
-    printed = book.read_run_facts(nb).get("metrics", {})
-    assert set(printed) == set(stored), \
-        f"printed {sorted(printed)} vs stored {sorted(stored)}: re-run the section instead of editing outputs"
-    for key, value in printed.items():
-        # printed with 3 decimals (loss, accuracy) or 1 (speeds, perplexity); stored as the helper saw it
-        tol = 0.05 if key.endswith("per_sec") or key == "perplexity" else 5e-4
-        assert abs(stored[key] - value) <= tol + 1e-9, \
-            f"{key}: printed {value}, recorded {stored[key]}: re-run the section instead of editing outputs"
+    assert book.recorded_metrics_printed(nb), \
+        (f"recorded {nb.metadata.get('d2l', {}).get('metrics')} is not among the printed summaries "
+         f"{book.printed_runs(nb)}: re-run the section instead of editing outputs")
+
+
+def test_a_hand_edited_summary_no_longer_matches_the_recording():
+    nb = nbformat.read(ROOT / "chapters" / "modern-cnn" / "resnet.ipynb", as_version=4)
+    assert book.recorded_metrics_printed(nb)
+    acc = nb.metadata.d2l.metrics["test_acc"]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "测试精度" in out.get("text", ""):
+                out["text"] = out["text"].replace(f"测试精度 {acc:.3f}", "测试精度 0.999")
+    assert not book.recorded_metrics_printed(nb)            # 测试精度 0.695 → 0.999 is caught
+    del nb.metadata.d2l["metrics"]
+    assert not book.recorded_metrics_printed(nb)            # a summary printed but nothing stored
 
 
 def test_repository_url_is_the_same_everywhere():

@@ -235,6 +235,41 @@ def read_run_facts(nb) -> dict:
     return facts
 
 
+def printed_runs(nb) -> list[dict]:
+    """Every training summary the section body printed, in order, as metric dicts (a section may print
+    its own from-scratch loop's line in the same format before a d2lutils trainer's)."""
+    runs = []
+    for cell in body_cells(nb.cells):
+        text = notebook_text([cell])
+        for m in PPL_RE.finditer(text):
+            runs.append({"perplexity": float(m.group(1)), "tokens_per_sec": float(m.group(2))})
+        for m in SEQ_LOSS_RE.finditer(text):
+            runs.append({"loss": float(m.group(1)), "tokens_per_sec": float(m.group(2))})
+        speed = SPEED_RE.search(text)
+        for m in METRIC_RE.finditer(text):
+            run = {"train_loss": float(m.group(1)), "train_acc": float(m.group(2)), "test_acc": float(m.group(3))}
+            if speed:
+                run["examples_per_sec"] = float(speed.group(1))
+            runs.append(run)
+    return runs
+
+
+def recorded_metrics_printed(nb) -> bool:
+    """Whether the metrics stored at run time (``metadata.d2l.metrics``) equal one of the printed
+    summaries, within printed precision (3 decimals for loss/accuracy, 1 for speeds and perplexity).
+    False also when the body prints a summary but nothing was stored."""
+    stored = nb.metadata.get("d2l", {}).get("metrics", {})
+    runs = printed_runs(nb)
+    if not stored:
+        return not runs
+
+    def same(printed: dict) -> bool:
+        return all(k in printed and abs(printed[k] - v) <= (0.05 if k.endswith("per_sec") or k == "perplexity"
+                                                             else 5e-4) + 1e-9
+                   for k, v in stored.items() if v is not None)
+    return any(same(r) for r in runs)
+
+
 def clean_cell_metadata(nb) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
