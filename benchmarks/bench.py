@@ -17,8 +17,12 @@ Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shutil
+import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -165,7 +169,6 @@ def bench_input(root, args, rows):
     """1. One epoch of input batches (no model): decode + convert + batch."""
     plain_train_iter, _ = plain_loaders(root, 256, workers=args.workers)
     torch.set_num_threads(DEFAULT_THREADS)
-    import statistics
     epochs = 3  # median of 3 epochs each: one 0.06 s epoch alone is at the mercy of the VM's timer noise
     plain = [timed(lambda: sum(len(y) for _, y in plain_train_iter)) for _ in range(epochs)]
     torch.set_num_threads(d2l_threads(args))
@@ -204,8 +207,6 @@ def bench_model(name, build, resize, lr, batch, root, args, rows, device):
 
 def lenet_pass(train_iter, test_iter, device, channels_last=None) -> float:
     """Seconds for one LeNet epoch on ``train_iter`` + evaluation on ``test_iter`` (train_ch6, silent)."""
-    import contextlib
-    import io
     d2l.seed_everything(0)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -217,8 +218,6 @@ def bench_load_interleaved(busy, args):
     """4. LeNet idle vs loaded in one process: the busy process is paused (SIGSTOP) and resumed (SIGCONT)
     in turn, so both states see the same machine minutes apart; medians over ``--rounds`` pairs.
     Also times 1 thread with the machine idle: the best one free core can do (the bound under load)."""
-    import signal
-    import statistics
     cpu = torch.device("cpu")
     tr, te = d2l.load_data_fashion_mnist(256, device=cpu, subset=args.subset or 10000,
                                          test_subset=args.test_subset or 2000, test_batch_size=1024)
@@ -261,7 +260,6 @@ def alexnet_small():
 def bench_layout(args):
     """5. Memory layout on the CPU: training steps in NCHW (torch's default) vs channels_last (what
     train_ch6/train_ch13 use on the CPU), same process, alternating, medians of 3."""
-    import statistics
     torch.set_num_threads(DEFAULT_THREADS if args.threads == "auto" else int(args.threads))
     print(f"\n5. CPU 上一个训练步的时间 (毫秒, {torch.get_num_threads()} 线程), NCHW 与 channels_last 交替, 中位数:")
     print("| 模型 | 批量 × 像素 | NCHW | channels_last | 加速比 |")
@@ -320,8 +318,6 @@ def bench_variants(args, device):
             opt = torch.optim.SGD(net.parameters(), lr=0.9, **sgd)
             model = wrap(net) if wrap else net
             start = time.perf_counter()
-            import contextlib
-            import io
             with contextlib.redirect_stdout(io.StringIO()):
                 h = d2l.train_ch6(model, tr, te, epochs, None, device, optimizer=opt, amp=kwargs.get("amp", cuda),
                                   channels_last=True if cuda else None, animate=False)
