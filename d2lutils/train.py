@@ -210,8 +210,8 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Option
 
     ``amp=True`` uses bf16 autocast on CUDA (ignored on the CPU); ``channels_last=True`` stores the
     model and the inputs in NHWC order. The default (None) does so on the CPU when the model has 2-D
-    convolutions: oneDNN's NHWC kernels train LeNet 1.7–1.8× and a small AlexNet 1.1–1.35× faster
-    there (``benchmarks/RESULTS.md``); on CUDA it stays off unless asked for.
+    convolutions: oneDNN's NHWC kernels train LeNet 1.5–1.8× and a small AlexNet 1.1–1.35× faster
+    there, ResNet-18 about as fast (``benchmarks/RESULTS.md``); on CUDA it stays off unless asked for.
     Returns the History, prints metrics and examples/sec.
     Stops with ``NonFiniteLossError`` (saying which epoch and what to try) when the loss becomes nan/inf.
     """
