@@ -216,22 +216,9 @@ def read_run_facts(nb) -> dict:
     m = SETUP_RE.search(notebook_text(nb.cells))
     if m:
         facts.update(profile=m.group(1), device=m.group(2), torch=m.group(3))
-    for cell in body_cells(nb.cells):
-        text = notebook_text([cell])
-        ppl, seq = PPL_RE.search(text), SEQ_LOSS_RE.search(text)
-        if ppl or seq:
-            m = ppl or seq
-            facts["metrics"] = {("perplexity" if ppl else "loss"): float(m.group(1)),
-                                "tokens_per_sec": float(m.group(2))}
-            break
-        metric = METRIC_RE.search(text)
-        if metric:
-            facts["metrics"] = {"train_loss": float(metric.group(1)), "train_acc": float(metric.group(2)),
-                                "test_acc": float(metric.group(3))}
-            speed = SPEED_RE.search(text)
-            if speed:
-                facts["metrics"]["examples_per_sec"] = float(speed.group(1))
-            break
+    runs = printed_runs(nb)
+    if runs:
+        facts["metrics"] = runs[0]
     return facts
 
 
