@@ -149,33 +149,50 @@ def pytest_collection_modifyitems(config, items):
 
 
 # Re-executed summaries vs recorded ones (nbval only compares cells tagged nbval-check-output).
-# A quick-profile recording re-run by nbval on a CPU of the same kind gives the same or nearly the same
-# numbers; a summary line edited by hand (测试精度 0.833 → 0.999) does not. The bounds are loose because
-# floating-point results may differ slightly between machines (the deviations measured are in the note).
-SUMMARY_TOLERANCE = {"train_acc": 0.12, "test_acc": 0.12}   # absolute
-SUMMARY_RELATIVE = {"train_loss": 0.35, "perplexity": 0.35, "loss": 0.35}  # relative
+# Each trained section's tolerance comes from its measured spread (tests/summary_spread.json, written by
+# `python tools/spread.py measure`): how far each printed summary moved under another seed, another
+# thread count, oneDNN off and channels-last off, with a margin (tools/spread.py: MARGIN, floors). A
+# summary line edited by hand (测试精度 0.833 → 0.999) falls outside it; another CPU model does not.
+# Cells without a measured spread (tests/test_spread.py requires one for every trained section) fall
+# back to these bounds:
+FALLBACK_ABSOLUTE = {"train_acc": 0.12, "test_acc": 0.12}
+FALLBACK_RELATIVE = {"train_loss": 0.35, "perplexity": 0.35, "loss": 0.35}
 
 
-def _cell_metrics(outputs) -> dict:
+def _spread_module():
     sys.path.insert(0, str(ROOT / "tools"))
-    import book  # noqa: PLC0415 - the book's own parser of summary lines
-    import nbformat
-    cell = nbformat.v4.new_code_cell("", outputs=[nbformat.from_dict(o) for o in outputs])
-    return book.read_run_facts(nbformat.v4.new_notebook(cells=[cell])).get("metrics", {})
+    import spread  # noqa: PLC0415 - the tool that measures and stores the spreads
+    return spread
 
 
-def summary_mismatch(recorded_outputs, rerun_outputs) -> str:
-    """'' when the re-run's training summary agrees with the recorded one within the bounds above."""
-    before, after = _cell_metrics(recorded_outputs), _cell_metrics(rerun_outputs)
+def summary_mismatch(recorded_outputs, rerun_outputs, spread_cell: dict | None = None) -> str:
+    """'' when the re-run's training summary agrees with the recorded one: within the cell's measured
+    spread (``spread_cell``: {metric: {"values": …, "min": …, "max": …}}) or else the fallback bounds."""
+    spread = _spread_module()
+    before, after = spread.cell_metrics(recorded_outputs), spread.cell_metrics(rerun_outputs)
     problems = []
     for key, value in before.items():
         if key not in after:
             continue
-        if key in SUMMARY_TOLERANCE and abs(after[key] - value) > SUMMARY_TOLERANCE[key]:
-            problems.append(f"{key}: recorded {value}, re-run {after[key]}")
-        if key in SUMMARY_RELATIVE and abs(after[key] - value) > SUMMARY_RELATIVE[key] * max(abs(value), 1e-3):
-            problems.append(f"{key}: recorded {value}, re-run {after[key]}")
+        if spread_cell and key in spread_cell:
+            bound, how = spread.tolerance(key, spread_cell[key], value), "measured spread"
+        elif key in FALLBACK_ABSOLUTE:
+            bound, how = FALLBACK_ABSOLUTE[key], "fallback"
+        elif key in FALLBACK_RELATIVE:
+            bound, how = FALLBACK_RELATIVE[key] * max(abs(value), 1e-3), "fallback"
+        else:
+            continue
+        if abs(after[key] - value) > bound + 1e-9:
+            problems.append(f"{key}: recorded {value}, re-run {after[key]}, allowed ±{bound:.3g} ({how})")
     return "; ".join(problems)
+
+
+def spread_of_cell(nb_path: Path, cell_id: str) -> dict | None:
+    md = nb_path.resolve().with_suffix(".md")
+    if not md.is_relative_to(ROOT):
+        return None
+    entry = _spread_module().load().get(str(md.relative_to(ROOT)))
+    return (entry or {}).get("cells", {}).get(cell_id)
 
 
 class SummaryCheck:
@@ -199,9 +216,11 @@ def check_summary(item, call, report):
     meta = item.parent.nb.metadata.get("d2l", {}) if hasattr(item.parent, "nb") else {}
     if not rerun or meta.get("profile") != "quick" or str(meta.get("device", "")).startswith("cuda"):
         return
-    problem = summary_mismatch(item.cell.outputs, rerun)
+    spread_cell = spread_of_cell(Path(str(item.fspath)), item.cell.get("id", ""))
+    problem = summary_mismatch(item.cell.outputs, rerun, spread_cell)
     if problem:
         report.outcome = "failed"
         report.longrepr = (f"{item.name}: the re-executed training summary differs from the recorded one "
                            f"({problem}). Re-run the section with `python tools/book.py run` instead of "
-                           f"editing outputs; if the machine's arithmetic differs, see SUMMARY_TOLERANCE.")
+                           f"editing outputs; if this machine's arithmetic moves it further than the spread "
+                           f"measured elsewhere, measure it here: `python tools/spread.py measure <section.md>`.")

@@ -29,6 +29,18 @@ def test_close_numbers_pass_and_a_hand_edit_fails():
     assert summary_mismatch([stream("no summary here\n")], [stream("nor here\n")]) == ""
 
 
+def test_tolerance_comes_from_the_cells_measured_spread():
+    """A section whose summary barely moved under the perturbations gets a tight bound, a chaotic one a
+    wide bound (tools/spread.py); 5 points lower passes only where that much movement was measured."""
+    recorded = [stream(LINE.format(0.512, 0.812, 0.833))]
+    rerun = [stream(LINE.format(0.512, 0.812, 0.783))]
+    narrow = {"test_acc": {"values": {"recorded": 0.833, "seed": 0.830}, "min": 0.830, "max": 0.833}}
+    wide = {"test_acc": {"values": {"recorded": 0.833, "seed": 0.80}, "min": 0.80, "max": 0.833}}
+    assert "measured spread" in summary_mismatch(recorded, rerun, narrow)
+    assert summary_mismatch(recorded, rerun, wide) == ""
+    assert "fallback" not in summary_mismatch(recorded, [stream(LINE.format(0.512, 0.812, 0.5))], wide)
+
+
 @pytest.mark.slow
 def test_nbval_run_fails_on_an_edited_summary(tmp_path):
     code = 'print("训练损失 0.512, 训练精度 0.812, 测试精度 0.833")'

@@ -8,6 +8,8 @@
     python tools/book.py status          # only (re)write chapters/status.md
     python tools/book.py list            # sections in _toc.yml order
     python tools/book.py new PART NAME --lecture N [--title T]  # a new section from chapters/_template.md
+    python tools/book.py pdf [SECTION ...]  # the PDF edition from the recorded notebooks (tools/pdf/)
+    python tools/book.py run --shard K/N    # group K of N, balanced by run time; collect A.tar B.tar merges (tools/shard.py)
 
 A section is ``chapters/<part>/<name>.md`` (the source people edit). ``run`` converts it with
 jupytext, executes it with papermill (profile via $D2L_PROFILE, cwd = the chapter folder) and
@@ -323,8 +325,35 @@ def keep_failed(md: Path, executed: Path) -> None:
         shutil.copy(executed, Path(keep) / f"{md.stem}.failed.ipynb")
 
 
-def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
-    """Execute one section; on success write the paired .ipynb. Returns (ok, message)."""
+def cpu_facts() -> dict:
+    """The CPU that made a recording: its model and the vector instructions torch's kernels use there.
+    Another CPU model may pick other kernels and sum in another order (see tools/spread.py)."""
+    import platform
+    import torch
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model", "CPU implementer", "CPU part") and key not in info:
+                info[key] = value.strip()
+    except OSError:
+        pass
+    name = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info and "model" in info:
+        name += f" (family {info['cpu family']} model {info['model']})"
+    elif "CPU part" in info:
+        name += f" (implementer {info.get('CPU implementer', '?')} part {info['CPU part']})"
+    return {"cpu": name, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def run_notebook(md: Path, profile: str, timeout: int, prelude: str | None = None,
+                 env: dict | None = None) -> tuple[bool, str, object, float, dict]:
+    """Execute one section without writing anything beside it.
+
+    ``prelude`` is code run in a hidden first cell (tools/spread.py uses it to change the arithmetic the
+    way another machine would); ``env`` adds environment variables for the run. Returns (ok, message,
+    executed notebook or None, seconds, the facts the helpers emitted)."""
     import jupytext
     import nbformat
     import papermill as pm
@@ -332,17 +361,21 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
     try:
         nb = jupytext.read(md)
     except Exception as err:  # e.g. invalid YAML front matter: name the file, not just the parser
-        return False, f"无法读取 {md}（cannot read the section）：{type(err).__name__}: {str(err)[:400]}"
+        return False, f"无法读取 {md}（cannot read the section）：{type(err).__name__}: {str(err)[:400]}", None, 0.0, {}
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     run_nb, freeze_at = with_fact_cells(nb)
+    if prelude:
+        run_nb.cells.insert(0, nbformat.v4.new_code_cell(prelude, metadata={"tags": [FACT_TAG]}))
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,md:myst"
     nb.metadata["jupytext"].pop("text_representation", None)
-    env_backup = {k: os.environ.get(k) for k in ("D2L_PROFILE", "D2L_PROGRESS", "D2L_NUM_THREADS")}
+    env = dict(env or {})
+    env_backup = {k: os.environ.get(k) for k in {"D2L_PROFILE", "D2L_PROGRESS", "D2L_NUM_THREADS", *env}}
     os.environ["D2L_PROFILE"] = profile
     os.environ["D2L_PROGRESS"] = "0"
     # A recording uses a fixed thread count (torch's default unless set), not the load-dependent choice
     # d2l.setup() makes for readers: the same machine then records the same numbers.
     os.environ.setdefault("D2L_NUM_THREADS", str(default_threads()))
+    os.environ.update(env)
     tmpdir = Path(tempfile.mkdtemp(prefix="d2lbook-"))
     src, out = tmpdir / "in.ipynb", tmpdir / "out.ipynb"
     nbformat.write(run_nb, src)
@@ -357,10 +390,11 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
         lines = str(err).strip().splitlines()
         where = ""
         if getattr(err, "cell_index", None) is not None:
-            index = err.cell_index - (freeze_at is not None and err.cell_index > freeze_at)
+            index = err.cell_index - bool(prelude)
+            index -= freeze_at is not None and index > freeze_at
             where = (f"第 {index + 1} 个单元格出错（cell {index + 1} failed）：\n"
                      f"{(getattr(err, 'source', '') or '')[:800]}\n---\n")
-        return False, where + "\n".join(lines[-15:])
+        return False, where + "\n".join(lines[-15:]), None, 0.0, {}
     finally:
         for k, v in env_backup.items():
             if v is None:
@@ -377,7 +411,7 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
                 keep_failed(md, out)
                 shutil.rmtree(tmpdir, ignore_errors=True)
                 return False, (f"第 {i + 1} 个单元格向 stderr 写了内容（a cell wrote to stderr）：\n"
-                               f"{o.get('text', '')[:600]}\n单元格源码 (cell source):\n{cell.source[:600]}")
+                               f"{o.get('text', '')[:600]}\n单元格源码 (cell source):\n{cell.source[:600]}"), None, 0.0, {}
     # d2l.glue silently records nothing where myst-nb is missing (e.g. a bare GPU machine): the prose
     # would then quote nothing. Refuse such a recording here rather than in the HTML build.
     glued = sum(1 for c in done.cells for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {}))
@@ -385,13 +419,24 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
         keep_failed(md, out)
         shutil.rmtree(tmpdir, ignore_errors=True)
         return False, ("d2l.glue 没有记录任何值：这个环境里没有 myst-nb（pip install myst-nb）"
-                       "(d2l.glue recorded nothing: myst-nb is not installed here)")
+                       "(d2l.glue recorded nothing: myst-nb is not installed here)"), None, 0.0, {}
     shutil.rmtree(tmpdir, ignore_errors=True)
     done.metadata.pop("papermill", None)
     clean_cell_metadata(done)
     # Stable cell ids: a run that changes nothing leaves the notebook's cells unchanged.
     for i, cell in enumerate(done.cells):
         cell["id"] = f"c{i:03d}-{hashlib.sha256(cell.source.encode('utf-8')).hexdigest()[:8]}"
+    return True, "", done, seconds, helper_facts
+
+
+def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
+    """Execute one section; on success write the paired .ipynb. Returns (ok, message)."""
+    ok, message, done, seconds, helper_facts = run_notebook(md, profile, timeout)
+    if not ok:
+        return False, message
+    import jupytext
+    import nbformat
+    nb = jupytext.read(md)
     facts = read_run_facts(done)  # older recordings and sections that train without d2lutils
     if helper_facts.get("setup"):
         facts.update({k: helper_facts["setup"][k] for k in ("profile", "device", "torch") if k in helper_facts["setup"]})
@@ -407,6 +452,7 @@ def execute(md: Path, profile: str, timeout: int) -> tuple[bool, str]:
         "duration_s": round(seconds, 1),
         "executed": dt.date.today().isoformat(),
         "metrics": facts.get("metrics", {}),
+        **cpu_facts(),  # a CPU recording's numbers may move a little on another CPU model (tools/spread.py)
         # the d2lutils modules this code uses: a change to one of them makes the recording stale
         "helpers_sha256": helper_hashes(code_of(nb)),
     }
@@ -492,6 +538,9 @@ def cmd_run(args) -> int:
     default = resolve_profile(None)
     have_cuda = torch.cuda.is_available()
     sections = [resolve(s) for s in args.sections] if args.sections else toc_sections()
+    if getattr(args, "shard", None):  # one machine of several: tools/shard.py
+        from shard import pick
+        sections = pick(sections, args.shard)
     failed, kept = [], []
     for md in sections:
         rel = md.relative_to(ROOT) if md.is_relative_to(ROOT) else md
@@ -627,6 +676,7 @@ def write_status(out: Path | None = None) -> Path:
     import nbformat
     import yaml
     rows, waiting, outdated = [], [], []
+    cpus: dict[str, int] = {}  # CPU model -> number of recordings made on it
     total = {"quick": 0.0, "full": 0.0}
     for md in toc_sections():
         nb_path = md.with_suffix(".ipynb")
@@ -663,7 +713,11 @@ def write_status(out: Path | None = None) -> Path:
         total[meta.get("profile", "quick")] = total.get(meta.get("profile", "quick"), 0.0) + dur
         if m and (meta.get("profile") != "full" or not str(meta.get("device", "")).startswith("cuda")):
             waiting.append(link)
-        rows.append(f"| {link} | {lectures} | {meta.get('profile', '?')} | {meta.get('device', '?')} "
+        device = str(meta.get("device", "?"))
+        if meta.get("cpu_capability") and not device.startswith("cuda"):
+            device += f"（{meta['cpu_capability']}）"
+        cpus[meta.get("cpu") or "未记录 (not recorded)"] = cpus.get(meta.get("cpu") or "未记录 (not recorded)", 0) + 1
+        rows.append(f"| {link} | {lectures} | {meta.get('profile', '?')} | {device} "
                     f"| {dur:.1f} | {metric} |")
     text = ["# 执行统计", "",
             "本页由 `tools/book.py` 根据各节笔记本中记录的元数据自动生成：每一节最近一次执行所用的运行配置"
@@ -673,6 +727,9 @@ def write_status(out: Path | None = None) -> Path:
             "| 章节 | 课程讲次 | profile | 设备 | 用时 (秒) | 最终指标 |", "|---|---|---|---|---|---|",
             *rows, ":::", "",
             f"合计：quick {total.get('quick', 0):.0f} 秒，full {total.get('full', 0):.0f} 秒。", "",
+            "记录所用的 CPU（括号里是 torch 在这颗 CPU 上选用的向量指令集；换一种 CPU，"
+            "训练结果会在各节测得的波动范围内变动，见 `tests/summary_spread.json`）：", "",
+            *(f"- {name}：{count} 节" for name, count in sorted(cpus.items(), key=lambda kv: -kv[1])), "",
             "## 等待 GPU 上 full 配置记录的章节", "",
             "下面这些训练类章节目前的记录来自 quick 配置或 CPU；有 GPU 时用 "
             "`python tools/book.py run --profile full <章节>` 重新记录（`run` 不会用更便宜的运行覆盖 full 或 GPU 记录）。",
@@ -728,6 +785,8 @@ def main(argv=None) -> int:
         p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
         p.add_argument("--force", action="store_true",
                        help="replace full-profile or GPU recordings even with a cheaper run")
+        p.add_argument("--shard", default=None, metavar="K/N",
+                       help="only group K of N, balanced by recorded run time (tools/shard.py)")
     p = sub.add_parser("set-repo", help="change the repository URL everywhere (Colab cells, hub.py, README)")
     p.add_argument("url")
     p = sub.add_parser("retext", help="carry prose-only edits into the notebook without executing")
@@ -740,7 +799,17 @@ def main(argv=None) -> int:
     sub.add_parser("html")
     sub.add_parser("status")
     sub.add_parser("list")
+    from pdf.cli import add_parser as add_pdf_parser
+    from shard import add_collect_parser
+    add_pdf_parser(sub)
+    add_collect_parser(sub)
     args = parser.parse_args(argv)
+    if args.cmd == "pdf":
+        from pdf.cli import cmd_pdf
+        return cmd_pdf(args, resolve, toc_sections, write_status)
+    if args.cmd == "collect":
+        from shard import cmd_collect
+        return cmd_collect(args, write_status)
     if args.cmd == "run":
         return cmd_run(args)
     if args.cmd == "build":

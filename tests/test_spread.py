@@ -1,0 +1,89 @@
+"""Every trained section has a measured spread (tools/spread.py), its recording lies inside it, and the
+perturbed runs all passed their own checks. Fast: reads the recordings and tests/summary_spread.json."""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import book  # noqa: E402
+import spread  # noqa: E402
+
+TRAINED = [md for md in book.toc_sections() if spread.trained(md)]
+IDS = [str(md.relative_to(ROOT / "chapters")) for md in TRAINED]
+SPREADS = spread.load()
+MEASURE = "python tools/spread.py measure {}"
+
+
+def test_some_sections_are_trained():
+    assert len(TRAINED) >= 10, IDS
+
+
+@pytest.mark.parametrize("md", TRAINED, ids=IDS)
+def test_trained_section_has_a_current_spread(md: Path):
+    entry = SPREADS.get(spread.key(md))
+    assert entry, f"{spread.key(md)}: no measured spread: run `{MEASURE.format(spread.key(md))}`"
+    assert entry["code_sha256"] == spread.code_sha256(md), \
+        f"{spread.key(md)}: the code changed since its spread was measured: run `{MEASURE.format(spread.key(md))}`"
+
+
+@pytest.mark.parametrize("md", TRAINED, ids=IDS)
+def test_recording_lies_inside_its_spread(md: Path):
+    entry = SPREADS.get(spread.key(md))
+    if not entry:
+        pytest.skip("no spread (test_trained_section_has_a_current_spread fails)")
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    if not spread.quick_cpu_recording(nb.metadata.get("d2l", {})):
+        pytest.skip("a full or GPU recording: CI does not compare its summaries (its checks still run)")
+    problems = spread.outside_spread(nb, entry)
+    assert not problems, f"{spread.key(md)}: {problems}: re-record and re-measure (`{MEASURE.format(spread.key(md))}`)"
+
+
+@pytest.mark.parametrize("md", TRAINED, ids=IDS)
+def test_every_perturbed_run_passed_its_checks(md: Path):
+    """A quick run that fails its own check under another seed or oneDNN off would fail on another CPU."""
+    entry = SPREADS.get(spread.key(md)) or {"runs": {}}
+    failed = {name: run.get("error", "")[-300:] for name, run in entry["runs"].items() if not run["ok"]}
+    assert not failed, f"{spread.key(md)}: failed under {failed}"
+
+
+def _fake(values: dict) -> tuple[object, dict]:
+    """A one-cell recording printing test accuracy values['recorded'] and its spread entry."""
+    out = nbformat.v4.new_output("stream", name="stdout",
+                                 text=f"训练损失 0.500, 训练精度 0.800, 测试精度 {values['recorded']:.3f}\n")
+    cell = nbformat.v4.new_code_cell("train()", outputs=[out])
+    cell["id"] = "c000-test"
+    entry = {"cells": {"c000-test": {"test_acc": {"values": values}}}, "runs": {}}
+    spread._finish(entry["cells"]["c000-test"])
+    return nbformat.v4.new_notebook(cells=[cell]), entry
+
+
+def test_a_hand_edited_recording_lies_outside_its_spread():
+    nb, entry = _fake({"recorded": 0.80, "seed": 0.79, "mkldnn": 0.81})
+    assert spread.outside_spread(nb, entry) == []
+    edited = copy.deepcopy(nb)
+    edited.cells[0].outputs[0]["text"] = edited.cells[0].outputs[0]["text"].replace("0.800\n", "0.900\n")
+    assert "test_acc" in spread.outside_spread(edited, entry)[0]
+
+
+def test_tolerance_grows_with_the_measured_spread():
+    _, narrow = _fake({"recorded": 0.80, "seed": 0.795})
+    _, wide = _fake({"recorded": 0.80, "seed": 0.70})
+    t_narrow = spread.tolerance("test_acc", narrow["cells"]["c000-test"]["test_acc"], 0.80)
+    t_wide = spread.tolerance("test_acc", wide["cells"]["c000-test"]["test_acc"], 0.80)
+    assert t_narrow == pytest.approx(spread.MARGIN * 0.005 + spread.ABSOLUTE["test_acc"])
+    assert t_wide == pytest.approx(spread.MARGIN * 0.10 + spread.ABSOLUTE["test_acc"]) and t_wide > 0.2
+
+
+def test_perturbations_change_what_they_say():
+    assert spread.perturbation("threads", 1)[1] == {"D2L_NUM_THREADS": "2"}
+    assert spread.perturbation("threads", 2)[1] == {"D2L_NUM_THREADS": "1"}
+    assert "mkldnn.enabled = False" in spread.perturbation("mkldnn", 1)[0]
+    assert "seed + 1" in spread.perturbation("seed", 1)[0]
+    with pytest.raises(ValueError, match="未知的扰动"):
+        spread.perturbation("moon-phase", 1)
