@@ -63,3 +63,10 @@ def test_compare_with_torch_detects_agreement_and_mismatch():
     same = d2l.compare_with_torch(sgd, None, {"lr": 0.1}, torch.optim.SGD, {"lr": 0.1}, batches, dim)
     other = d2l.compare_with_torch(sgd, None, {"lr": 0.1}, torch.optim.SGD, {"lr": 0.2}, batches, dim)
     assert same < 1e-6 and other > 1e-3
+
+
+def test_epoch_time_stays_readable_below_a_millisecond():
+    from d2lutils.optim import _seconds
+    assert _seconds(0.282) == "0.282 秒"
+    assert _seconds(0.00035) == "0.35 毫秒"   # was printed as "0.000 秒"
+    assert _seconds(0.01) == "0.010 秒"
