@@ -14,8 +14,10 @@ from .arrays import ArrayLoader
 from .device import try_gpu
 from .hub import fetch
 
-FASHION_MNIST_LABELS = ["t-shirt", "trouser", "pullover", "dress", "coat",
-                        "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+# the book's Chinese class names (as in 3.5), in class-index order; the dataset's English names beside them
+FASHION_MNIST_LABELS = ["T恤", "裤子", "套衫", "连衣裙", "外套", "凉鞋", "衬衫", "运动鞋", "包", "短靴"]
+FASHION_MNIST_LABELS_EN = ["t-shirt", "trouser", "pullover", "dress", "coat",
+                           "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 _FILES = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 _DATASETS = ("FashionMNIST", "MNIST")

@@ -107,7 +107,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, progress: bool = False) -> t
         net.train()
     loss_sum = correct = 0
     n = 0
-    for X, y in _batches(train_iter, progress, "batches"):
+    for X, y in _batches(train_iter, progress, "小批量"):
         y_hat = net(X)
         l = loss(y_hat, y)
         if isinstance(updater, torch.optim.Optimizer):
@@ -131,8 +131,8 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     """
     num_epochs = positive_int("num_epochs", num_epochs)
     history = History()
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
-                        legend=["train loss", "train acc", "test acc"]) if animate else None
+    animator = Animator(xlabel="轮", xlim=[1, num_epochs], ylim=[0.3, 0.9],
+                        legend=["训练损失", "训练精度", "测试精度"]) if animate else None
     timer = Timer()
     n_seen = 0
     for epoch in range(num_epochs):
@@ -234,8 +234,8 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Option
     use_amp = amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     history = History(device=str(device))
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
-                        legend=["train loss", "train acc", "test acc"]) if animate else None
+    animator = Animator(xlabel="轮", xlim=[1, num_epochs],
+                        legend=["训练损失", "训练精度", "测试精度"]) if animate else None
     timer = Timer()
     n_seen = 0
     show = progress_enabled(progress)
@@ -245,7 +245,7 @@ def train_ch6(net: nn.Module, train_iter, test_iter, num_epochs: int, lr: Option
         correct = torch.zeros((), device=device, dtype=torch.long)
         n = 0
         timer.start()
-        for X, y in _batches(train_iter, show, f"epoch {epoch + 1}"):
+        for X, y in _batches(train_iter, show, f"第 {epoch + 1} 轮"):
             X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if channels_last:
                 X = X.contiguous(memory_format=torch.channels_last)

@@ -101,7 +101,7 @@ def test_load_data_fashion_mnist_batches():
 
 
 def test_fashion_labels():
-    assert d2l.get_fashion_mnist_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
+    assert d2l.get_fashion_mnist_labels(torch.tensor([0, 9])) == ["T恤", "短靴"]
 
 
 def test_corr2d_matches_conv2d():

@@ -171,7 +171,7 @@ def test_recording_is_not_stale(md: Path):
     nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
     if book.helpers_changed_since_costly_recording(md, nb):
         page = book.write_status(out=Path(tempfile.mkdtemp()) / "status.md").read_text(encoding="utf-8")
-        waiting = page.split("## 辅助模块更新后等待重新记录的章节", 1)
+        waiting = page.split("辅助模块更新后等待重新记录的章节", 1)
         assert len(waiting) == 2 and f"{md.parent.name}/{md.stem}>" in waiting[1], \
             f"{md.name}: helpers changed since its full/GPU recording, but the status page does not say so"
         return
