@@ -1,6 +1,7 @@
 """``python tools/book.py pdf [SECTION ...] [--out DIR]``: the book (or a sample of sections) as a PDF."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,12 +19,24 @@ def add_parser(sub) -> None:
                    help="never apt-get the TeX packages, only say which are missing")
 
 
+def _write_status_atomically(write_status) -> None:
+    """Rewrite chapters/status.md (the appendix) only when it changes, in one step: an HTML build running
+    beside this one (the tests) reads it too."""
+    target = ROOT / "chapters" / "status.md"
+    tmp = target.with_name(f".status.md.{os.getpid()}.tmp")
+    write_status(tmp)
+    if target.is_file() and target.read_bytes() == tmp.read_bytes():
+        tmp.unlink()
+    else:
+        os.replace(tmp, target)
+
+
 def cmd_pdf(args, resolve, toc_sections, write_status) -> int:
     """``resolve``/``toc_sections``/``write_status``: book.py's (section lookup, reading order, the run
     statistics page that becomes the appendix)."""
     sections = [resolve(s) for s in args.sections] or None
     out = (args.out or ROOT / "_build" / "pdf").resolve()
-    write_status()
+    _write_status_atomically(write_status)
     notebooks = [md.with_suffix(".ipynb") for md in (sections or toc_sections())]
     pdf = build.build(out, sections=sections, work=out if sections else ROOT, notebooks=notebooks,
                       install=not args.no_install)

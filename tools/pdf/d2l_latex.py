@@ -8,7 +8,9 @@ for the HTML builder).
   section's name (it is wrapped in a ``start_of_file`` of the section).
 * **Equations fit the line**: a display equation wider than the line (less room for its number) is scaled
   down to the line width (``\\dtwolfit`` in d2lbook.sty) instead of running into the margin.
-* **The run statistics as an appendix**: ``\\appendix`` before ``chapters/status``.
+* **The run statistics as an appendix**: ``\\appendix`` before ``chapters/status``; the root page's text
+  under an unnumbered 简介 heading before chapter 1.
+* **Wide tables wrap**: a table wider than a line gets column widths (narrow columns keep theirs).
 * Loads ``d2lbook.sty`` (chapter titles 第 N 章, code line wrapping, fonts) from this folder.
 """
 from __future__ import annotations
@@ -84,6 +86,20 @@ def collect_solutions(app, tree, docname) -> None:
             body += wrapper
 
 
+INTRO_TITLE = "简介"
+
+
+def intro_heading(app, tree, docname) -> None:
+    """The root page's text (before the first chapter) under an unnumbered 简介 heading: LaTeX drops the
+    root page's own title (it is the book's title)."""
+    if app.builder.format != "latex" or docname != app.config.root_doc:
+        return
+    top = next(iter(tree.findall(nodes.section)), None)
+    if top is not None:
+        at = 1 if top.children and isinstance(top[0], nodes.title) else 0
+        top.insert(at, nodes.raw("", "\\chapter*{%s}\\markboth{%s}{%s}\n" % ((INTRO_TITLE,) * 3), format="latex"))
+
+
 def status_as_appendix(app, tree, docname) -> None:
     if app.builder.format != "latex":
         return
@@ -116,6 +132,18 @@ def _ancestors(node, stop):
 LINE_CHARS = 90  # about what a 10 pt A4 line holds
 
 
+NARROW = 12  # a column this wide (or less) keeps its full width; the wide ones share the rest
+
+
+def _share_line(widths: list[int], line: int = LINE_CHARS, padding: int = 3) -> list[int]:
+    """Column widths for one line: narrow columns (numbers, short words) get what they need, the wide
+    ones share the rest in proportion to their content, so that only they wrap."""
+    fixed = sum(w + padding for w in widths if w <= NARROW)
+    wide = [w for w in widths if w > NARROW]
+    room = max(line - fixed, NARROW * len(wide))
+    return [w + padding if w <= NARROW else max(NARROW, round(room * w / sum(wide))) for w in widths]
+
+
 def fit_wide_tables(app, tree, docname) -> None:
     """Give tables wider than a line column widths in proportion to their content, so that LaTeX wraps
     the cells (without widths Sphinx sets a long table in ``l`` columns, which run off the page)."""
@@ -137,8 +165,8 @@ def fit_wide_tables(app, tree, docname) -> None:
                 col += 1 + entry.get("morecols", 0)
         if sum(widths) <= LINE_CHARS:
             continue
-        for spec, w in zip(colspecs, widths):
-            spec["colwidth"] = max(w, 6)
+        for spec, w in zip(colspecs, _share_line(widths)):
+            spec["colwidth"] = w
         table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given"]
 
 
@@ -171,5 +199,6 @@ def setup(app):
     app.connect("config-inited", _add_style)
     app.connect("doctree-resolved", collect_solutions)
     app.connect("doctree-resolved", status_as_appendix)
+    app.connect("doctree-resolved", intro_heading)
     app.connect("doctree-resolved", fit_wide_tables)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
