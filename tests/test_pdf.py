@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +20,22 @@ SAMPLE = ["chapters/preliminaries/calculus.md", "chapters/preliminaries/autograd
 
 
 def test_missing_glyphs_are_read_from_the_log():
-    log = ("Missing character: There is no ≥ (U+2265) in font [lmroman10-regular]:mapping=tex-text;!\n"
-           "Missing character: There is no ≥ (U+2265) in font [lmroman10-regular]:mapping=tex-text;!\n"
-           "Missing character: There is no ℓ (U+2113) in font DejaVuSansMono!\n")
-    assert checks.missing_glyphs(log) == ["≥ (U+2265) — [lmroman10-regular]:mapping=tex-text;",
-                                          "ℓ (U+2113) — DejaVuSansMono"]
+    log = ("Missing character: There is no ⊗ (U+2297) in font Latin Modern Roman 10 Regular\n"  # TeX Live 2022
+           "Missing character: There is no ⊗ (U+2297) in font Latin Modern Roman 10 Regular\n"
+           "Missing character: There is no ℓ (U+2113) in font DejaVuSansMono!\n")  # older engines
+    assert checks.missing_glyphs(log) == ["⊗ (U+2297) — Latin Modern Roman 10 Regular", "ℓ (U+2113) — DejaVuSansMono"]
     assert checks.missing_glyphs("Overfull \\hbox (2.0pt too wide)") == []
+
+
+def test_xelatex_reports_a_missing_glyph(tmp_path):
+    """The log line the build looks for is what this xelatex writes (\\tracinglostchars as in d2lbook.sty)."""
+    if shutil.which("xelatex") is None:
+        pytest.skip("no xelatex")
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{fontspec}\\setmainfont{Latin Modern Roman}"
+                                    "\\tracinglostchars=2\\begin{document}a ⊗ b\\end{document}\n", encoding="utf-8")
+    subprocess.run(["xelatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path, capture_output=True, timeout=120)
+    log = (tmp_path / "t.log").read_text(encoding="utf-8", errors="replace")
+    assert checks.missing_glyphs(log) == ["⊗ (U+2297) — Latin Modern Roman 10 Regular"]
 
 
 def _notebook(path: Path, text: str) -> Path:

@@ -7,8 +7,9 @@ import subprocess
 from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# xelatex (\tracinglostchars >= 1): "Missing character: There is no ≥ (U+2265) in font lmroman10-regular!"
-MISSING = re.compile(r"Missing character: There is no (.+?) in font (.+?)!")
+# xelatex (\tracinglostchars >= 1), TeX Live 2022: "Missing character: There is no ⊗ (U+2297) in font Latin
+# Modern Roman 10 Regular" (older engines end the line with "!")
+MISSING = re.compile(r"^Missing character: There is no (.+?) in font (.+?)!?$", re.M)
 
 
 def ansi_escapes(notebooks: list[Path], root: Path | None = None) -> list[str]:
