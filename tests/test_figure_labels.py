@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # names that stay as they are in Chinese text
 NAMES = {"SGD", "Adam", "Adagrad", "RMSProp", "AdamW", "BLEU", "IoU", "mIoU", "MLM", "NSP", "ReLU", "GRU",
          "LSTM", "RNN", "CNN", "MLP", "FCN", "SSD", "BERT", "GPU", "CPU", "softmax", "sigmoid", "tanh",
-         "Transformer", "ResNet", "LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "Fashion-MNIST", "MNIST"}
+         "Transformer", "ResNet", "LeNet", "AlexNet", "VGG", "NiN", "GoogLeNet", "Fashion-MNIST", "MNIST",
+         "ImageNet", "MSE", "MAE", "BN", "GD", "log", "log-rmse", "sin", "cos", "exp", "top"}
 LABEL_KWARGS = {"xlabel", "ylabel", "title", "titles", "legend", "label", "suptitle"}
 LABEL_METHODS = {"set_xlabel", "set_ylabel", "set_title", "legend", "suptitle", "set_label"}
 
@@ -120,6 +121,10 @@ def source_labels(path: Path) -> list[tuple[int, str]]:
             values = [k.value for k in call.keywords if k.arg in LABEL_KWARGS]
             if name in LABEL_METHODS:
                 values += call.args[:1]
+            elif name == "plot" and (isinstance(call.func, ast.Name) or getattr(call.func.value, "id", "") == "d2l"):
+                values += call.args[2:5]  # d2l.plot(X, Y, xlabel, ylabel, legend, ...), not matplotlib's
+            elif name == "set_axes":  # set_axes(axes, xlabel, ylabel, ...)
+                values += call.args[1:3]
             for value in values:
                 exprs = assigned.get(value.id, []) if isinstance(value, ast.Name) else [value]
                 found += [(call.lineno, s) for e in exprs for s in _strings(e)]
@@ -133,6 +138,32 @@ HELPERS = sorted((ROOT / "d2lutils").glob("*.py"))
 def test_helper_source_labels_are_chinese(path: Path):
     english = [f"{path.name}:{line}: {text!r}" for line, text in source_labels(path) if english_words(text)]
     assert not english, "English axis label / legend / title in a helper:\n" + "\n".join(english)
+
+
+def chapter_code(md: Path) -> str:
+    """The code cells of a section as one Python module (shell and magic lines become ``pass``)."""
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)\n```", md.read_text(encoding="utf-8"), re.S)
+    return "\n\n\n".join("\n".join(re.sub(r"^(\s*)[!%].*", r"\1pass", line) for line in cell.split("\n")
+                                if not line.startswith(":")) for cell in cells)
+
+
+@pytest.mark.parametrize("md", sorted((ROOT / "chapters").glob("*/*.md")), ids=lambda p: p.stem)
+def test_chapter_plot_labels_are_chinese(md: Path, tmp_path):
+    """Plots drawn in a section's own code follow the same rule (labels given as literals)."""
+    module = tmp_path / "section.py"
+    module.write_text(chapter_code(md), encoding="utf-8")
+    try:
+        labels = source_labels(module)
+    except SyntaxError:  # one cell that is not plain Python: check cell by cell
+        labels = []
+        for cell in chapter_code(md).split("\n\n\n"):
+            module.write_text(cell, encoding="utf-8")
+            try:
+                labels += source_labels(module)
+            except SyntaxError:
+                pass
+    english = [f"{text!r}" for _, text in labels if english_words(text)]
+    assert not english, f"{md.relative_to(ROOT)}: English labels in its plots: " + ", ".join(english)
 
 
 def test_the_checks_can_fail(tmp_path, figures):
