@@ -87,3 +87,16 @@ def test_perturbations_change_what_they_say():
     assert "seed + 1" in spread.perturbation("seed", 1)[0]
     with pytest.raises(ValueError, match="未知的扰动"):
         spread.perturbation("moon-phase", 1)
+
+
+def test_a_separate_measurement_is_combined_with_the_stored_one():
+    """The 2-thread run may be measured on its own (both cores free) and added to the other perturbations."""
+    _, first = _fake({"recorded": 0.80, "seed": 0.78})
+    _, second = _fake({"recorded": 0.80, "threads": 0.83})
+    for e, runs in ((first, {"seed": {"ok": True}}), (second, {"threads": {"ok": True}})):
+        e.update(code_sha256="x", runs=runs, glue={})
+    both = spread.combine(first, second)
+    table = both["cells"]["c000-test"]["test_acc"]
+    assert set(both["runs"]) == {"seed", "threads"} and (table["min"], table["max"]) == (0.78, 0.83)
+    other_code = dict(second, code_sha256="y")
+    assert set(spread.combine(first, other_code)["runs"]) == {"threads"}  # another code: start again

@@ -207,6 +207,33 @@ def measure(md: Path, names=PERTURBATIONS, timeout: int = 1800) -> dict:
             "cells": cells, "glue": glue}
 
 
+def combine(old: dict | None, new: dict) -> dict:
+    """``new`` plus the perturbations of ``old`` that ``new`` did not re-run, when both measured the same
+    code and recording (so that e.g. the 2-thread run can be measured separately, with both cores free)."""
+    if not old or old.get("code_sha256") != new["code_sha256"]:
+        return new
+    same_recording = all(old["cells"].get(cid, {}).get(m, {}).get("values", {}).get("recorded")
+                         == e["values"].get("recorded")
+                         for cid, table in new["cells"].items() for m, e in table.items())
+    if not same_recording:
+        return new
+    merged = json.loads(json.dumps(new))
+    pairs = [(old["cells"][cid], merged["cells"][cid]) for cid in old["cells"] if cid in merged["cells"]]
+    pairs.append((old["glue"], merged["glue"]))
+    for name, run in old["runs"].items():
+        if name in merged["runs"]:
+            continue
+        merged["runs"][name] = run
+        for src, dst in pairs:
+            for metric, e in src.items():
+                if name in e["values"] and metric in dst:
+                    dst[metric]["values"][name] = e["values"][name]
+    for table in merged["cells"].values():
+        _finish(table)
+    _finish(merged["glue"])
+    return merged
+
+
 def tolerance(metric: str, entry: dict, recorded: float) -> float:
     """The summary check's bound for ``metric`` of one cell: how far its values moved, with a margin."""
     moved = max((abs(v - entry["values"].get("recorded", recorded)) for v in entry["values"].values()), default=0.0)
@@ -260,12 +287,14 @@ def cmd_measure(args) -> int:
                   f"(the code changed since the recording: re-record it first)", flush=True)
             failed.append(key(md))
             continue
-        print(f"▶ {key(md)}" + (f"（记录已过期，加测一次不扰动的重跑 / stale: {stale}; adding a plain re-run）"
-                                if stale else ""), flush=True)
-        entry = measure(md, (("rerun",) if stale else ()) + names)
-        data = load()  # re-read: several measurements may run side by side on different sections
-        data[key(md)] = entry
-        save(data)
+        print(f"▶ {key(md)}" + (f"（记录已过期 / stale: {stale}）" if stale else ""), flush=True)
+        entry = measure(md, names)
+        from filelock import FileLock
+        with FileLock(str(SPREAD_FILE) + ".lock"):  # measurements of other sections may run side by side
+            data = load()
+            entry = combine(data.get(key(md)), entry)
+            data[key(md)] = entry
+            save(data)
         bad = [n for n, r in entry["runs"].items() if not r["ok"]]
         print(f"  {'✗' if bad else '✓'} {key(md)}: 宽度 (width) {width(entry):.3f}"
               + (f"；扰动后失败 (failed under): {', '.join(bad)}" if bad else ""), flush=True)
@@ -291,7 +320,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("measure", help="re-run sections under perturbations and store their spread")
     p.add_argument("sections", nargs="*", help="default: every trained quick-profile section")
-    p.add_argument("--perturb", default=None, help=f"comma-separated subset of {','.join(PERTURBATIONS)}")
+    p.add_argument("--perturb", default=None,
+                   help=f"comma-separated subset of {','.join(PERTURBATIONS)}, or rerun (no change)")
     p = sub.add_parser("show", help="the widest spreads first")
     p.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
