@@ -124,6 +124,13 @@ def test_sample_pdf_has_chinese_headings_numbers_and_solutions(sample_pdf):
 
 
 @pytest.mark.slow  # builds a PDF (about 15 s; as root without TeX, 1 min more to install it)
+def test_sample_pdf_has_numbered_bookmarks(sample_pdf):
+    marks = checks.pdf_bookmarks(sample_pdf)
+    assert re.fullmatch(r"第\s*1\s*章\s*预备知识", marks[0]), marks[:5]
+    assert "1.1 矩阵计算" in marks and "1.2 链式法则与自动求导" in marks and "练习解答" in marks, marks
+
+
+@pytest.mark.slow  # builds a PDF (about 15 s; as root without TeX, 1 min more to install it)
 def test_sample_pdf_page_count_is_sane(sample_pdf):
     pages = checks.pdf_pages(sample_pdf)
     assert 10 <= pages <= 80, pages

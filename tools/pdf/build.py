@@ -2,7 +2,10 @@
 config says ``execute_notebooks: off``), then xelatex three times through latexmk.
 
     build(out=ROOT/"_build/pdf")                       # the whole book -> _build/pdf/book.pdf
-    build(out=DIR, sections=[md, md], work=DIR)        # a sample of a few sections (the CI test)
+    build(out=DIR, sections=[md, md])                  # a sample of a few sections (the CI test)
+
+Sphinx works in ``<work>/_build`` (default ``out``: apart from the HTML build's _build/.doctrees, so that
+the two can run side by side).
 
 Fails (SystemExit with a Chinese + English message) on ANSI escapes in recorded outputs, on a LaTeX
 error, on a glyph missing from the fonts and on a font that is not embedded.
@@ -51,7 +54,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 def build(out: Path, sections: list[Path] | None = None, work: Path | None = None,
           notebooks: list[Path] | None = None, install: bool = True) -> Path:
     """Build ``out/book.pdf``. ``sections``: only these (a sample; default the whole book in _toc.yml).
-    ``work``: where Jupyter Book writes ``_build/latex`` (default the repository root). ``notebooks``: the
+    ``work``: where Jupyter Book writes ``_build/latex`` and its doctrees (default ``out``). ``notebooks``: the
     recorded notebooks to check for ANSI escapes (default those of ``sections`` or of the whole book)."""
     texdeps.ensure(install)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,7 @@ def build(out: Path, sections: list[Path] | None = None, work: Path | None = Non
     if bad:
         raise SystemExit("记录的输出里有 ANSI 转义序列（终端颜色码），LaTeX 无法排版；请在代码里关掉颜色后重新执行这些章节 "
                          "(ANSI escape codes in recorded outputs; turn colours off and re-run):\n  " + "\n  ".join(bad))
-    work = work or ROOT
+    work = work or out
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--builder", "latex",
            "--all", "-n", "--keep-going", "--path-output", str(work)]
     if sections:

@@ -1,6 +1,7 @@
 """What makes a PDF build fail, and what a built PDF is made of (read with poppler's tools)."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -59,3 +60,10 @@ def pdf_text(pdf: Path, first: int | None = None, last: int | None = None) -> st
     if last:
         cmd += ["-l", str(last)]
     return subprocess.run([*cmd, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_bookmarks(pdf: Path) -> list[str]:
+    """The titles of the PDF's bookmarks (outline), in order (poppler's pdftohtml -xml lists them)."""
+    out = subprocess.run(["pdftohtml", "-i", "-xml", "-stdout", "-q", "-f", "1", "-l", "1", str(pdf)],
+                         capture_output=True, text=True, check=True).stdout
+    return [html.unescape(t) for t in re.findall(r'<item page="\d+">(.*?)</item>', out)]

@@ -38,7 +38,7 @@ def cmd_pdf(args, resolve, toc_sections, write_status) -> int:
     out = (args.out or ROOT / "_build" / "pdf").resolve()
     _write_status_atomically(write_status)
     notebooks = [md.with_suffix(".ipynb") for md in (sections or toc_sections())]
-    pdf = build.build(out, sections=sections, work=out if sections else ROOT, notebooks=notebooks,
+    pdf = build.build(out, sections=sections, work=out, notebooks=notebooks,
                       install=not args.no_install)
     html = ROOT / "_build" / "html"
     if not sections and html.is_dir():  # the download menu's "全书 PDF" link (_static/d2l-pdf.js)
