@@ -57,5 +57,6 @@ from .segmentation import (RGB_MEAN, RGB_STD, STANDIN_SHAPES, VOC_CLASSES, VOC_C
 # 自然语言处理：预训练（BERT）
 from .bert import (BERTEncoder, BERTHistory, BERTModel, MaskLM, NextSentencePred, SNLIBERTDataset,
                    _get_batch_loss_bert, get_bert_encoding, get_tokens_and_segments, load_data_wiki,
-                   pretrained_bert, read_snli, read_wiki, snli_dir, train_bert, wikitext2_file)
+                   pretrained_bert, read_snli, read_wiki, snli_dir, train_bert, wikitext2_file,
+                   WikiTextDataset)
 from .checks import NonFiniteLossError, bilingual

@@ -219,8 +219,13 @@ def _pad_bert_inputs(examples, max_len: int, vocab):
     return [torch.tensor(c, dtype=d) for c, d in zip(cols, dtypes)]
 
 
-class _WikiTextDataset(torch.utils.data.Dataset):
-    """Pretraining examples: (tokens, segments, valid_len, pred_positions, mlm_weights, mlm_labels, nsp_label)."""
+class WikiTextDataset(torch.utils.data.Dataset):
+    """Pretraining examples: (tokens, segments, valid_len, pred_positions, mlm_weights, mlm_labels, nsp_label).
+
+    ``paragraphs`` are lists of sentence strings. With ``random.Random(seed)``: first every paragraph's
+    NSP pairs (50 % true next sentence), then each pair's MLM positions (15 %, 80/10/10), then padding
+    to ``max_len``; the tensors are in ``self.tensors``.
+    """
 
     def __init__(self, paragraphs: list[list[str]], max_len: int, vocab: Optional[Vocab] = None,
                  seed: int = 0):
@@ -242,6 +247,9 @@ class _WikiTextDataset(torch.utils.data.Dataset):
         return len(self.tensors[0])
 
 
+_WikiTextDataset = WikiTextDataset   # the earlier private name
+
+
 def load_data_wiki(batch_size: int, max_len: int, splits: Sequence[str] = ("train",),
                    vocab: Optional[Vocab] = None, seed: int = 0) -> tuple[ArrayLoader, Vocab]:
     """Minibatches of BERT pretraining examples from WikiText-2 ``splits``, and the vocabulary.
@@ -250,7 +258,7 @@ def load_data_wiki(batch_size: int, max_len: int, splits: Sequence[str] = ("trai
     """
     paragraphs = read_wiki(splits)
     random.Random(seed).shuffle(paragraphs)
-    data = _WikiTextDataset(paragraphs, max_len, vocab, seed)
+    data = WikiTextDataset(paragraphs, max_len, vocab, seed)
     return ArrayLoader(data.tensors, batch_size, shuffle=True, seed=seed), data.vocab
 
 
@@ -292,8 +300,8 @@ def train_bert(train_iter, net: BERTModel, loss, vocab_size: int, devices, num_s
     net.train()
     trainer = torch.optim.Adam(net.parameters(), lr=lr)
     history = BERTHistory(device=str(device))
-    animator = Animator(xlabel="step", ylabel="loss", xlim=[1, num_steps],
-                        legend=["mlm", "nsp"]) if animate else None
+    animator = Animator(xlabel="步", ylabel="损失", xlim=[1, num_steps],
+                        legend=["带掩码的语言模型", "下一句预测"]) if animate else None
     timer = Timer()
     step, n_pairs = 0, 0
     while step < num_steps:

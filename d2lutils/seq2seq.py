@@ -40,14 +40,18 @@ def read_data_nmt() -> str:
 
 
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=\S)([,.!?])")
+# Every Unicode space except the tab (between the two languages) and the newline (between pairs):
+# U+00A0 no-break space, U+2009 thin space, U+202F narrow no-break space, … ; runs become one space.
+_UNICODE_SPACES = re.compile(r"[^\S\t\n]+")
 
 
 def preprocess_nmt(text: str) -> str:
-    """Lower-case, turn non-breaking spaces into spaces, and put a space before ``, . ! ?``.
+    """Lower-case, turn every Unicode space (NBSP, thin space, …) into one plain space, and put a space
+    before ``, . ! ?``.
 
     Idempotent: a text that was already preprocessed does not change.
     """
-    text = text.replace("\u202f", " ").replace("\xa0", " ").lower()
+    text = _UNICODE_SPACES.sub(" ", text).lower()
     return _SPACE_BEFORE_PUNCT.sub(r" \1", text)
 
 
@@ -81,18 +85,20 @@ def build_array_nmt(lines: Sequence[Sequence[str]], vocab, num_steps: int) -> tu
     return array, valid_len
 
 
-def load_data_nmt(batch_size: int, num_steps: int, num_examples: int = 600) -> tuple[ArrayLoader, object, object]:
+def load_data_nmt(batch_size: int, num_steps: int, num_examples: int = 600,
+                  min_freq: int = 2) -> tuple[ArrayLoader, object, object]:
     """Minibatches ``(X, X_valid_len, Y, Y_valid_len)`` of the first ``num_examples`` pairs, and both vocabularies.
 
-    The vocabularies keep tokens seen at least twice and reserve ``<pad>``, ``<bos>``, ``<eos>``.
+    The vocabularies keep tokens seen at least ``min_freq`` times (the lecture: 2; rarer ones become
+    ``<unk>``) and reserve ``<pad>``, ``<bos>``, ``<eos>``.
     """
     text = read_data_nmt()
     if num_examples is not None:  # only the lines that are used need preprocessing
         text = "\n".join(text.split("\n", num_examples)[:num_examples])
     source, target = tokenize_nmt(preprocess_nmt(text), num_examples)
     reserved = [PAD, BOS, EOS]
-    src_vocab = Vocab(source, min_freq=2, reserved_tokens=reserved)
-    tgt_vocab = Vocab(target, min_freq=2, reserved_tokens=reserved)
+    src_vocab = Vocab(source, min_freq=min_freq, reserved_tokens=reserved)
+    tgt_vocab = Vocab(target, min_freq=min_freq, reserved_tokens=reserved)
     src_array, src_valid_len = build_array_nmt(source, src_vocab, num_steps)
     tgt_array, tgt_valid_len = build_array_nmt(target, tgt_vocab, num_steps)
     data_iter = load_array((src_array, src_valid_len, tgt_array, tgt_valid_len), batch_size)
@@ -245,7 +251,7 @@ def train_seq2seq(net: nn.Module, data_iter, lr: float, num_epochs: int, tgt_voc
     loss = MaskedSoftmaxCELoss()
     net.train()
     history = Seq2SeqHistory(device=str(device))
-    animator = Animator(xlabel="epoch", ylabel="loss", xlim=[1, num_epochs]) if animate else None
+    animator = Animator(xlabel="轮", ylabel="损失", xlim=[1, num_epochs]) if animate else None
     timer = Timer()
     n_tokens = 0
     bos = tgt_vocab[BOS]

@@ -24,6 +24,15 @@ def test_preprocess_tokenize_truncate_pad():
     assert d2l.truncate_pad([1, 2, 3, 4, 5], 3, 0) == [1, 2, 3]
 
 
+def test_preprocess_turns_every_unicode_space_into_one_space():
+    # U+2009 thin space (fra.txt: "Recule\u2009!"), U+202F, U+00A0, U+3000; tab and newline stay.
+    raw = "Back off!\tRecule\u2009!\nOK\u202f\u00a0?\tD'accord\u3000!"
+    text = d2l.preprocess_nmt(raw)
+    assert text == "back off !\trecule !\nok ?\td'accord !"
+    assert not any(ch.isspace() and ch not in " \t\n" for ch in text)
+    assert d2l.tokenize_nmt(text)[1][0] == ["recule", "!"]
+
+
 def test_build_array_nmt():
     lines = [["a", "b"], ["b", "c", "d", "a"]]
     vocab = d2l.Vocab(lines, reserved_tokens=["<pad>", "<bos>", "<eos>"])
@@ -45,6 +54,9 @@ def test_load_data_nmt():
     for v in (src_vocab, tgt_vocab):
         assert v.to_tokens([0, 1, 2, 3]) == ["<unk>", "<pad>", "<bos>", "<eos>"]
     assert src_vocab["go"] != src_vocab.unk and tgt_vocab["va"] != tgt_vocab.unk
+    # min_freq=1 keeps every word: no target token is <unk>
+    _, _, tgt_all = d2l.load_data_nmt(batch_size=8, num_steps=6, num_examples=100, min_freq=1)
+    assert len(tgt_all) > len(tgt_vocab)
 
 
 def test_sequence_mask():
