@@ -21,10 +21,10 @@ from .train import (History, accuracy, evaluate_accuracy, evaluate_accuracy_gpu,
                     predict_ch3, train_ch3, train_ch6, train_epoch_ch3)
 # 循环神经网络：文本预处理与字符级语言模型
 from .text import (SeqDataLoader, Vocab, count_corpus, load_corpus_time_machine,
-                   load_data_time_machine, read_time_machine, seq_data_iter_random,
+                   load_data_time_machine, ngram_ppl, read_time_machine, seq_data_iter_random,
                    seq_data_iter_sequential, tokenize)
-from .rnn import (RNNHistory, RNNModel, RNNModelScratch, grad_clipping, predict_ch8,
-                  train_ch8, train_epoch_ch8)
+from .rnn import (RNNHistory, RNNModel, RNNModelScratch, evaluate_ppl_ch8, grad_clipping, predict_ch8,
+                  sample_word_stats, train_ch8, train_epoch_ch8)
 # 计算性能：从笔记本用 torchrun 启动多进程脚本
 from . import distributed
 from .distributed import run_torchrun, torchrun_command, torchrun_env
@@ -49,7 +49,7 @@ from .detection import (BananasDataset, bbox_to_rect, box_center_to_corner, box_
                         box_iou, load_data_bananas, multibox_detection, multibox_prior,
                         multibox_target, nms, offset_boxes, offset_inverse, assign_anchor_to_bbox,
                         read_data_bananas, show_bboxes)
-# 语义分割：VOC2012 读取、图像与标签一起随机裁剪、VOC 格式的生成替身数据、逐像素训练与指标
+# 语义分割：VOC2012 读取、图像与标签一起随机裁剪、VOC 格式的生成替代数据、逐像素训练与指标
 from .segmentation import (RGB_MEAN, RGB_STD, STANDIN_SHAPES, VOC_CLASSES, VOC_COLORMAP, VOC_SHA1,
                            VOC_URL, VOCSegDataset, confusion_matrix, download_voc, find_voc,
                            load_data_voc, make_voc_standin, read_voc_images, segmentation_metrics,

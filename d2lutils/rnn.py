@@ -2,11 +2,15 @@
 
 ``train_ch8`` returns an ``RNNHistory`` and prints one fixed line that tools parse, e.g.
 ``困惑度 1.3, 12345.6 词元/秒 (cpu)``, followed by two sample continuations of
-``time traveller`` and ``traveller``.
+``time traveller`` and ``traveller`` (and ``验证困惑度 …`` when a held-out iterator is given).
+``evaluate_ppl_ch8`` scores a model on held-out text; ``sample_word_stats`` tells whether a
+continuation reads as words.
 """
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
@@ -14,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import checks
 from .plotting import Animator
 from . import facts
 from .progress import progress_enabled
@@ -34,6 +39,9 @@ class RNNModelScratch:
 
     def __init__(self, vocab_size: int, num_hiddens: int, device: torch.device,
                  get_params: Callable, init_state: Callable, forward_fn: Callable) -> None:
+        checks.positive_int("vocab_size", vocab_size)
+        checks.positive_int("num_hiddens", num_hiddens)
+        checks.device("device", device, allow_none=True)
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
         self.params = get_params(vocab_size, num_hiddens, device)
         self.init_state, self.forward_fn = init_state, forward_fn
@@ -58,6 +66,11 @@ class RNNModel(nn.Module):
     """
 
     def __init__(self, rnn_layer: nn.RNNBase, vocab_size: int, **kwargs) -> None:
+        if not isinstance(rnn_layer, nn.RNNBase):
+            raise checks.ArgumentError(checks.bilingual(
+                f"rnn_layer 必须是 nn.RNN、nn.GRU 或 nn.LSTM，收到的是 {type(rnn_layer).__name__}",
+                f"rnn_layer must be an nn.RNN, nn.GRU or nn.LSTM, got {type(rnn_layer).__name__}"))
+        checks.positive_int("vocab_size", vocab_size)
         super().__init__(**kwargs)
         self.rnn = rnn_layer
         self.vocab_size = vocab_size
@@ -91,6 +104,7 @@ def grad_clipping(net, theta: float) -> torch.Tensor:
     Works for ``nn.Module`` and for ``RNNModelScratch``; stays on the device (no ``.item()``)
     and returns the norm before clipping as a tensor.
     """
+    checks.positive_number("theta", theta)
     grads = [p.grad for p in _params(net) if p.grad is not None]
     norm = torch.sqrt(sum(torch.sum(g * g) for g in grads))
     scale = torch.clamp(theta / (norm + 1e-12), max=1.0)
@@ -107,6 +121,9 @@ def _detach(state: State) -> State:
 
 def predict_ch8(prefix: str, num_preds: int, net, vocab, device: torch.device) -> str:
     """Continue ``prefix`` by ``num_preds`` characters, each time taking the most likely one."""
+    checks.non_empty("prefix", prefix)
+    checks.positive_int("num_preds", num_preds)
+    checks.device("device", device, allow_none=True)
     state = net.begin_state(batch_size=1, device=device)
     outputs = [vocab[prefix[0]]]
     with torch.no_grad():
@@ -120,12 +137,17 @@ def predict_ch8(prefix: str, num_preds: int, net, vocab, device: torch.device) -
 
 
 def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
-                    use_random_iter: bool, theta: float = 1.0) -> tuple[float, int]:
+                    use_random_iter: bool, theta: float = 1.0,
+                    grad_norms: Optional[list] = None) -> tuple[float, int]:
     """One epoch with truncated BPTT. Returns (perplexity, number of tokens seen).
 
     ``updater`` is a torch optimizer or ``f(batch_size)`` (the scratch SGD). With sequential
     batches the state is carried over between minibatches but detached from the graph.
+    When ``grad_norms`` is a list, the gradient norm before clipping of every step is appended
+    to it (as a 0-d tensor, so that a GPU is not synchronised).
     """
+    checks.device("device", device)
+    checks.positive_number("theta", theta)
     state = None
     loss_sum = torch.zeros((), device=device)
     n = 0
@@ -140,12 +162,14 @@ def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
         if isinstance(updater, torch.optim.Optimizer):
             updater.zero_grad(set_to_none=True)
             l.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), theta)
+            norm = nn.utils.clip_grad_norm_(net.parameters(), theta)
             updater.step()
         else:
             l.backward()
-            grad_clipping(net, theta)
+            norm = grad_clipping(net, theta)
             updater(batch_size=1)  # the loss is already a mean
+        if grad_norms is not None:
+            grad_norms.append(norm.detach())
         loss_sum += l.detach() * y.numel()
         n += y.numel()
     return math.exp(float(loss_sum) / n), n
@@ -153,31 +177,101 @@ def train_epoch_ch8(net, train_iter, loss, updater, device: torch.device,
 
 @dataclass
 class RNNHistory:
-    """Per-epoch perplexities of a ``train_ch8`` run and the sample continuations at the end."""
+    """Per-epoch perplexities of a ``train_ch8`` run and the sample continuations at the end.
+
+    ``valid_epochs``/``valid_perplexity``: held-out perplexity at those epochs (when ``train_ch8``
+    got ``valid_iter``). ``grad_norms``: the gradient norm before clipping of every step, ``theta``
+    the clipping threshold.
+    """
 
     perplexity: list[float] = field(default_factory=list)
     tokens_per_sec: float = 0.0
     seconds: float = 0.0
     device: str = "cpu"
     samples: dict[str, str] = field(default_factory=dict)
+    valid_epochs: list[int] = field(default_factory=list)
+    valid_perplexity: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)
+    theta: float = 1.0
 
     @property
     def final(self) -> float:
         return self.perplexity[-1]
 
+    @property
+    def valid_final(self) -> Optional[float]:
+        """Held-out perplexity after the last epoch (None without ``valid_iter``)."""
+        return self.valid_perplexity[-1] if self.valid_perplexity else None
+
+    @property
+    def clipped_steps(self) -> int:
+        """How many steps had a gradient norm above ``theta``, i.e. were really clipped."""
+        return sum(g > self.theta for g in self.grad_norms)
+
     def summary(self) -> str:
         return f"困惑度 {self.final:.1f}, {self.tokens_per_sec:.1f} 词元/秒 ({self.device})"
 
 
+def evaluate_ppl_ch8(net, data_iter, device: torch.device) -> float:
+    """Perplexity of ``net`` on the minibatches of ``data_iter`` (sequential, state carried over).
+
+    Forward passes only; the iterator's random offset is drawn from a private generator, so
+    evaluating does not change the training run that follows.
+    """
+    checks.device("device", device)
+    device = torch.device(device)
+    if isinstance(net, nn.Module):
+        was_training = net.training
+        net.eval()
+    saved = random.getstate()
+    random.seed(0)  # the same offset every time: comparable numbers, training's random stream untouched
+    state, total, n = None, torch.zeros((), device=device), 0
+    try:
+        with torch.no_grad():
+            for X, Y in data_iter:
+                if state is None:
+                    state = net.begin_state(batch_size=X.shape[0], device=device)
+                y_hat, state = net(X.to(device), state)
+                y = Y.T.reshape(-1).to(device)
+                total += F.cross_entropy(y_hat, y.long(), reduction="sum")
+                n += y.numel()
+    finally:
+        random.setstate(saved)
+        if isinstance(net, nn.Module) and was_training:
+            net.train()
+    return math.exp(float(total) / n)
+
+
+def sample_word_stats(text: str, known_words, prefix: str = "time traveller") -> tuple[float, int]:
+    """Does a continuation read as words? Returns (share of known words, longest run of one word).
+
+    The words are those after ``prefix``, without the last one (cut off by the character limit).
+    ``known_words`` is a set of the words of the book.
+    """
+    words = text[len(prefix):].split()[:-1] if text.startswith(prefix) else text.split()[:-1]
+    if not words:
+        return 0.0, 0
+    share = sum(w in known_words for w in words) / len(words)
+    longest = max(len(list(run)) for _, run in itertools.groupby(words))
+    return share, longest
+
+
 def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.device,
               use_random_iter: bool = False, *, theta: float = 1.0, animate: bool = True,
-              progress: Optional[bool] = None) -> RNNHistory:
+              progress: Optional[bool] = None, valid_iter=None) -> RNNHistory:
     """Train a character-level language model with SGD, cross-entropy and gradient clipping.
 
     ``net`` is an ``RNNModel`` (moved to ``device``; ``torch.optim.SGD`` and ``clip_grad_norm_``)
     or an ``RNNModelScratch`` (its own minibatch SGD and ``grad_clipping``). Prints
     ``困惑度 …, … 词元/秒 (device)`` (tokens/s over all epochs) and two sample continuations.
+    With ``valid_iter`` (held-out text, e.g. ``load_data_time_machine(..., start=10000)``) the
+    held-out perplexity is measured about 50 times during training (not counted in the speed),
+    drawn as a second curve and printed last as ``验证困惑度 …``.
     """
+    checks.positive_number("lr", lr)
+    checks.positive_int("num_epochs", num_epochs)
+    checks.device("device", device)
+    checks.positive_number("theta", theta)
     from .arrays import sgd
 
     device = torch.device(device)
@@ -187,10 +281,12 @@ def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.
         updater = torch.optim.SGD(net.parameters(), lr)
     else:
         updater = lambda batch_size: sgd(net.params, lr, batch_size)  # noqa: E731
-    history = RNNHistory(device=str(device))
+    history = RNNHistory(device=str(device), theta=theta)
     step = max(1, num_epochs // 50)
-    animator = Animator(xlabel="epoch", ylabel="perplexity", legend=["train"],
-                        xlim=[1, max(num_epochs, 2)]) if animate else None
+    animator = Animator(xlabel="轮", ylabel="困惑度", legend=["训练"] if valid_iter is None else ["训练", "验证"],
+                        xlim=[1, max(num_epochs, 2)], yscale="log" if valid_iter is not None else "linear") \
+        if animate else None
+    norms: list[torch.Tensor] = []
     epochs = range(num_epochs)
     if progress_enabled(progress):
         from tqdm.auto import tqdm
@@ -201,12 +297,19 @@ def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.
         if isinstance(net, nn.Module):
             net.train()
         timer.start()
-        ppl, n = train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta)
+        ppl, n = train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta, norms)
         timer.stop()  # float(loss) in train_epoch_ch8 has synchronised the device
         tokens += n
         history.perplexity.append(ppl)
-        if animator and ((epoch + 1) % step == 0 or epoch + 1 == num_epochs):
-            animator.add(epoch + 1, [ppl])
+        if (epoch + 1) % step == 0 or epoch + 1 == num_epochs:
+            values = [ppl]
+            if valid_iter is not None:
+                history.valid_epochs.append(epoch + 1)
+                history.valid_perplexity.append(evaluate_ppl_ch8(net, valid_iter, device))
+                values.append(history.valid_perplexity[-1])
+            if animator:
+                animator.add(epoch + 1, values)
+    history.grad_norms = torch.stack(norms).tolist() if norms else []
     history.seconds = timer.sum()
     history.tokens_per_sec = tokens / history.seconds if history.seconds else 0.0
     if isinstance(net, nn.Module):
@@ -217,4 +320,6 @@ def train_ch8(net, train_iter, vocab, lr: float, num_epochs: int, device: torch.
     facts.record_metrics(perplexity=history.final, tokens_per_sec=history.tokens_per_sec)
     for text in history.samples.values():
         print(text)
+    if history.valid_final is not None:
+        print(f"验证困惑度 {history.valid_final:.1f}")
     return history

@@ -146,3 +146,51 @@ def test_train_ch8_one_epoch_animated_without_warnings(one_thread):
         warnings.simplefilter("error")
         hist = d2l.train_ch8(net, train_iter, vocab, 1.0, 1, "cpu", progress=False)
     assert len(hist.perplexity) == 1 and hist.seconds > 0
+
+
+def test_train_ch8_records_validation_and_gradient_norms(capsys, one_thread):
+    torch.manual_seed(0)
+    random.seed(0)
+    train_iter, vocab = _toy()
+    net = d2l.RNNModel(nn.GRU(len(vocab), 16), len(vocab))
+    rng = random.getstate()
+    before = d2l.evaluate_ppl_ch8(net, train_iter, "cpu")
+    assert random.getstate() == rng  # evaluating leaves the training run's random stream alone
+    hist = d2l.train_ch8(net, train_iter, vocab, 2.0, 10, "cpu", animate=False, progress=False,
+                         valid_iter=train_iter)
+    assert hist.valid_epochs[-1] == 10 and len(hist.valid_perplexity) == len(hist.valid_epochs)
+    assert hist.valid_final < before / 2
+    assert hist.valid_final == pytest.approx(d2l.evaluate_ppl_ch8(net, train_iter, "cpu"))
+    assert len(hist.grad_norms) == 10 * sum(1 for _ in train_iter)
+    assert 0 <= hist.clipped_steps <= len(hist.grad_norms)
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"困惑度 \d+\.\d, \d+\.\d 词元/秒 \(cpu\)", out[0])
+    assert out[-1].startswith("验证困惑度 ") and len(out) == 4
+
+
+def test_train_ch8_curve_speaks_chinese(one_thread):
+    from d2lutils import plotting
+    labels = []
+    init = plotting.Animator.__init__
+
+    def spy(self, *args, **kwargs):
+        labels.append(kwargs)
+        init(self, *args, **kwargs)
+
+    plotting.Animator.__init__ = spy
+    try:
+        train_iter, vocab = _toy()
+        net = d2l.RNNModel(nn.RNN(len(vocab), 4), len(vocab))
+        d2l.train_ch8(net, train_iter, vocab, 1.0, 1, "cpu", progress=False, valid_iter=train_iter)
+    finally:
+        plotting.Animator.__init__ = init
+    assert labels[0]["xlabel"] == "轮" and labels[0]["ylabel"] == "困惑度"
+    assert labels[0]["legend"] == ["训练", "验证"]
+
+
+def test_sample_word_stats():
+    known = {"the", "time", "machine", "is", "a"}
+    assert d2l.sample_word_stats("time traveller the time machine is a gre", known) == (1.0, 1)
+    share, run = d2l.sample_word_stats("time travellerthe the the xq the", known)
+    assert share == pytest.approx(3 / 4) and run == 3  # the last word may be cut off: not counted
+    assert d2l.sample_word_stats("time traveller", known) == (0.0, 0)

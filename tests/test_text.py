@@ -87,3 +87,23 @@ def test_load_data_time_machine():
     assert text in "".join(vocab.to_tokens(train_iter.corpus))
     train_iter, _ = d2l.load_data_time_machine(4, 10, use_random_iter=True, max_tokens=500)
     assert len(list(train_iter)) == 12  # 49 windows of 10 whatever the offset, 4 per batch
+
+
+def test_ngram_ppl_by_hand():
+    train, test = list("abab"), list("ab")
+    # unigram: P(a) = (2 + 1) / (4 + 3), P(b) the same
+    assert d2l.ngram_ppl(train, test, 1, 3) == pytest.approx(7 / 3)
+    # bigram: P(b | a) = (count(ab) + 1) / (count(a, followed) + 3) = 3 / 5
+    assert d2l.ngram_ppl(train, test, 2, 3) == pytest.approx(5 / 3)
+    with pytest.raises(ValueError):
+        d2l.ngram_ppl(train, ["a"], 2, 3)
+
+
+def test_load_data_time_machine_start_gives_unseen_text():
+    train_iter, vocab = d2l.load_data_time_machine(4, 5, max_tokens=100)
+    new_iter, vocab2 = d2l.load_data_time_machine(4, 5, max_tokens=100, start=100)
+    corpus, _ = d2l.load_corpus_time_machine()
+    assert train_iter.corpus == corpus[:100] and new_iter.corpus == corpus[100:200]
+    assert vocab.idx_to_token == vocab2.idx_to_token
+    with pytest.raises(ValueError):
+        d2l.load_data_time_machine(4, 5, start=len(corpus))
