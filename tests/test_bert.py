@@ -37,7 +37,8 @@ def test_pretraining_dataset_and_loss():
     words = [f"w{i}" for i in range(12)]
     rng = random.Random(0)
     paragraphs = [[" ".join(rng.choice(words) for _ in range(6)) for _ in range(3)] for _ in range(30)]
-    data = B._WikiTextDataset(paragraphs, max_len=20, seed=0)
+    data = d2l.WikiTextDataset(paragraphs, max_len=20, seed=0)
+    assert B._WikiTextDataset is d2l.WikiTextDataset          # the earlier private name still works
     tokens, segments, valid_lens, pos, weights, labels, nsp = data.tensors
     assert tokens.shape == (len(data), 20) and pos.shape == (len(data), 3)
     assert 0.2 < nsp.float().mean() < 0.8                       # about half are true next sentences
