@@ -34,10 +34,13 @@
       c.style.fontSize = "calc(" + c.dataset.d2lSize + " * " + scale.toFixed(3) + ")";
       markScroll(box, isWide(c));
     });
-    document.querySelectorAll('mjx-container:not([display="true"])').forEach(function (c) {
+    document.querySelectorAll('.bd-article mjx-container:not([display="true"])').forEach(function (c) {
       c.classList.remove("d2l-inline-scroll");
-      var block = c.parentElement && c.parentElement.closest("p, li, figcaption, .caption, td, dd, div");
-      if (block && c.getBoundingClientRect().width > block.clientWidth + 1) c.classList.add("d2l-inline-scroll");
+      var room = Infinity;  // the narrowest box it sits in (a caption's <p> is an inline-block as wide as it)
+      for (var a = c.parentElement; a && !a.classList.contains("bd-article"); a = a.parentElement) {
+        if (a.clientWidth) room = Math.min(room, a.clientWidth);
+      }
+      if (c.getBoundingClientRect().width > room + 1) c.classList.add("d2l-inline-scroll");
     });
   }
 
