@@ -343,8 +343,8 @@ def train_segmentation(net: nn.Module, train_iter, test_iter, trainer, num_epoch
     device = torch.device(device) if device is not None else try_gpu()
     net.to(device)
     history = History(device=str(device))
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs],
-                        legend=["train loss", "train pixel acc", "test pixel acc"]) if animate else None
+    animator = Animator(xlabel="轮", xlim=[1, num_epochs],
+                        legend=["训练损失", "训练像素精度", "测试像素精度"]) if animate else None
     timer, n_seen, show = Timer(), 0, progress_enabled(progress)
     for epoch in range(num_epochs):
         net.train()

@@ -109,8 +109,8 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
     use_channels_last(net, device, channels_last)
     model = nn.DataParallel(net, device_ids=devices) if len(devices) > 1 else net
     history = History(device=", ".join(str(d) for d in devices))
-    legend = ["train loss", "train acc"] + (["test acc"] if test_iter is not None else [])
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs], legend=legend) if animate else None
+    legend = ["训练损失", "训练精度"] + (["测试精度"] if test_iter is not None else [])
+    animator = Animator(xlabel="轮", xlim=[1, num_epochs], legend=legend) if animate else None
     timer, n_seen, show = Timer(), 0, progress_enabled(progress)
     for epoch in range(num_epochs):
         loss_sum = torch.zeros((), device=device)
@@ -146,8 +146,12 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
 def pretrained_fashion_resnet(width: int = 8, epochs: int = 2, num_train: int = 6000,
                               img_size: int = 28, batch_size: int = 128, lr: float = 0.05,
                               seed: int = 0, device: Optional[torch.device] = None,
-                              verbose: bool = True) -> nn.Sequential:
+                              verbose: bool = True,
+                              classes: Optional[Sequence[int]] = None) -> nn.Sequential:
     """``resnet18(10, 1, width)`` trained on the first ``num_train`` Fashion-MNIST images.
+
+    ``classes`` (e.g. ``[0, 1, 2, 3, 4]``) pretrains on those classes only, with outputs in that
+    order (``resnet18(len(classes), …)``), so the other classes can serve as a new target task.
 
     The weights are cached in ``cache_dir()/models``, under a file name that records every setting
     (written to a temporary file and renamed, so a partial file never appears). Training is
@@ -155,28 +159,56 @@ def pretrained_fashion_resnet(width: int = 8, epochs: int = 2, num_train: int = 
     in eval mode on ``device`` (default ``try_gpu()``) and prints one line with its test accuracy.
     """
     device = try_gpu() if device is None else torch.device(device)
+    if classes is not None:
+        classes = [int(c) for c in classes]
+        if not classes or len(set(classes)) != len(classes) or not all(0 <= c < 10 for c in classes):
+            raise ValueError(f"classes 应是 0–9 中互不相同的类别编号（got {classes!r}）；"
+                             f"classes must be distinct Fashion-MNIST labels 0-9")
+    tag = "" if classes is None else "_c" + "".join(str(c) for c in classes)
     name = (f"fashion_resnet18_w{width}_e{epochs}_n{num_train}_px{img_size}"
-            f"_b{batch_size}_lr{lr:g}_seed{seed}.pt")
+            f"_b{batch_size}_lr{lr:g}_seed{seed}{tag}.pt")
     path = cache_dir() / "models" / name
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        net = resnet18(10, 1, width)
+        net = resnet18(10 if classes is None else len(classes), 1, width)
         test_acc, source = _load_or_train(net, path, width, epochs, num_train, img_size,
-                                          batch_size, lr, seed, device)
+                                          batch_size, lr, seed, device, classes)
     if verbose:
-        print(f"预训练模型 ResNet-18（宽度 {width}，Fashion-MNIST 前 {num_train} 张，{img_size} 像素，"
+        which = "" if classes is None else f"类别 {classes} 的"
+        print(f"预训练模型 ResNet-18（宽度 {width}，Fashion-MNIST {which}前 {num_train} 张，{img_size} 像素，"
               f"{epochs} 轮）：测试精度 {test_acc:.3f}，{source}")
     return net.to(device).eval()
 
 
-def _load_or_train(net, path, width, epochs, num_train, img_size, batch_size, lr, seed, device):
+def _class_subset_loaders(classes, batch_size, img_size, num_train, device):
+    """Fashion-MNIST loaders holding only ``classes``, relabelled 0..len(classes)-1 in that order."""
+    from .mnist import load_mnist_tensors
+    relabel = torch.full((10,), -1, dtype=torch.long)
+    relabel[torch.tensor(classes)] = torch.arange(len(classes))
+    loaders = []
+    for train, n in ((True, num_train), (False, 2000)):
+        images, labels = load_mnist_tensors("FashionMNIST", train)
+        keep = torch.isin(labels, torch.tensor(classes))
+        images, labels = images[keep][:n].unsqueeze(1), relabel[labels[keep][:n]]
+        resize = (lambda x: nn.functional.interpolate(x, size=(img_size, img_size), mode="bilinear",
+                                                      align_corners=False)) if img_size != 28 else None
+        loaders.append(image_loader(images, labels, batch_size, shuffle=train, transform=resize,
+                                    device=device))
+    return loaders[0], loaders[1]
+
+
+def _load_or_train(net, path, width, epochs, num_train, img_size, batch_size, lr, seed, device,
+                   classes=None):
     if path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(saved["state_dict"])
         test_acc, source = float(saved["test_acc"]), "从缓存载入 (loaded from cache)"
     else:
-        train_iter, test_iter = load_data_fashion_mnist(
-            batch_size, resize=img_size, device=device, subset=num_train, test_subset=2000)
+        if classes is None:
+            train_iter, test_iter = load_data_fashion_mnist(
+                batch_size, resize=img_size, device=device, subset=num_train, test_subset=2000)
+        else:
+            train_iter, test_iter = _class_subset_loaders(classes, batch_size, img_size, num_train, device)
         train_iter.generator = torch.Generator().manual_seed(seed)
         net.to(device)
         trainer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
