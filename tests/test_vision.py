@@ -87,6 +87,18 @@ def test_pretrained_fashion_resnet_caches_and_repeats(tmp_path, monkeypatch, cap
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
+
+def test_pretrained_fashion_resnet_on_a_class_subset(tmp_path, monkeypatch, one_thread):
+    monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
+    net = d2l.pretrained_fashion_resnet(width=2, epochs=1, num_train=64, img_size=12, batch_size=32,
+                                        device=torch.device("cpu"), classes=[7, 2], verbose=False)
+    assert net[-1].out_features == 2                       # one output per kept class
+    files = [f.name for f in (tmp_path / "models").iterdir()]
+    assert files == ["fashion_resnet18_w2_e1_n64_px12_b32_lr0.05_seed0_c72.pt"]
+    for bad in ([3, 3], [10], []):
+        with pytest.raises(ValueError, match="classes"):
+            d2l.pretrained_fashion_resnet(width=2, epochs=1, num_train=64, classes=bad)
+
 def _write_kaggle(root, n_per_class=(4, 6), n_test=3):
     (root / "train").mkdir(parents=True)
     (root / "test").mkdir()
