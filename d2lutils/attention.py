@@ -13,6 +13,7 @@ import torch
 from matplotlib import pyplot as plt
 from torch import nn
 
+from . import checks
 from .seq2seq import Decoder, Encoder
 
 
@@ -22,6 +23,8 @@ def show_heatmaps(matrices, xlabel: str, ylabel: str, titles: Optional[Sequence[
 
     Returns the figure.
     """
+    checks.non_empty("titles", titles, allow_none=True)
+    checks.finite_numbers("figsize", figsize, 2, positive=True)
     matrices = torch.as_tensor(matrices).detach().cpu()
     # The colour scale always includes 0 (attention weights are non-negative).
     vmin, vmax = min(0.0, float(matrices.min())), max(0.0, float(matrices.max()))
@@ -57,10 +60,24 @@ def masked_softmax(X: torch.Tensor, valid_lens: Optional[torch.Tensor]) -> torch
     return torch.softmax(X.masked_fill(~keep, -1e6), dim=-1)
 
 
+def _check_heads(**sizes: int) -> None:
+    """Sizes must be positive ints, and ``num_hiddens`` must split evenly into ``num_heads``."""
+    for name, value in sizes.items():
+        checks.positive_int(name, value)
+    if "num_heads" in sizes and sizes["num_hiddens"] % sizes["num_heads"]:
+        raise checks.ArgumentError(checks.bilingual(
+            f"num_hiddens={sizes['num_hiddens']} 必须能被 num_heads={sizes['num_heads']} 整除（每个头分到同样多的维度）",
+            f"num_hiddens={sizes['num_hiddens']} must be divisible by num_heads={sizes['num_heads']}"))
+
+
 class AdditiveAttention(nn.Module):
     """Additive attention: score(q, k) = w_v^T tanh(W_q q + W_k k)."""
 
     def __init__(self, key_size: int, query_size: int, num_hiddens: int, dropout: float, **kwargs):
+        for _name, _value in (("key_size", key_size), ("query_size", query_size),
+                              ("num_hiddens", num_hiddens)):
+            checks.positive_int(_name, _value)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
         self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
@@ -80,6 +97,7 @@ class DotProductAttention(nn.Module):
     """Scaled dot-product attention: softmax(Q K^T / sqrt(d)) V."""
 
     def __init__(self, dropout: float = 0.0, **kwargs):
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.dropout = nn.Dropout(dropout)
         self.attention_weights: Optional[torch.Tensor] = None
@@ -93,12 +111,14 @@ class DotProductAttention(nn.Module):
 
 def transpose_qkv(X: torch.Tensor, num_heads: int) -> torch.Tensor:
     """(batch, n, num_hiddens) -> (batch * num_heads, n, num_hiddens / num_heads)."""
+    checks.positive_int("num_heads", num_heads)
     X = X.reshape(X.shape[0], X.shape[1], num_heads, -1).permute(0, 2, 1, 3)
     return X.reshape(-1, X.shape[2], X.shape[3])
 
 
 def transpose_output(X: torch.Tensor, num_heads: int) -> torch.Tensor:
     """Undo ``transpose_qkv``: (batch * num_heads, n, d) -> (batch, n, num_heads * d)."""
+    checks.positive_int("num_heads", num_heads)
     X = X.reshape(-1, num_heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)
     return X.reshape(X.shape[0], X.shape[1], -1)
 
@@ -108,6 +128,9 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, key_size: int, query_size: int, value_size: int, num_hiddens: int,
                  num_heads: int, dropout: float, bias: bool = False, **kwargs):
+        _check_heads(key_size=key_size, query_size=query_size, value_size=value_size,
+                     num_hiddens=num_hiddens, num_heads=num_heads)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.attention = DotProductAttention(dropout)
@@ -130,6 +153,9 @@ class PositionalEncoding(nn.Module):
     """Add sinusoidal positions: P[i, 2j] = sin(i / 10000^(2j/d)), P[i, 2j+1] = cos(…)."""
 
     def __init__(self, num_hiddens: int, dropout: float, max_len: int = 1000):
+        checks.positive_int("num_hiddens", num_hiddens)
+        checks.dropout("dropout", dropout)
+        checks.positive_int("max_len", max_len)
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         pos = torch.arange(max_len, dtype=torch.float32)[:, None]
@@ -156,6 +182,9 @@ class PositionWiseFFN(nn.Module):
     """The same two-layer MLP applied at every position."""
 
     def __init__(self, ffn_num_input: int, ffn_num_hiddens: int, ffn_num_outputs: int, **kwargs):
+        for _name, _value in (("ffn_num_input", ffn_num_input), ("ffn_num_hiddens", ffn_num_hiddens),
+                              ("ffn_num_outputs", ffn_num_outputs)):
+            checks.positive_int(_name, _value)
         super().__init__(**kwargs)
         self.dense1 = nn.Linear(ffn_num_input, ffn_num_hiddens)
         self.relu = nn.ReLU()
@@ -169,6 +198,8 @@ class AddNorm(nn.Module):
     """Residual connection followed by layer normalization: LayerNorm(X + Dropout(Y))."""
 
     def __init__(self, normalized_shape, dropout: float, **kwargs):
+        checks.shape("normalized_shape", normalized_shape)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.dropout = nn.Dropout(dropout)
         self.ln = nn.LayerNorm(normalized_shape)
@@ -183,6 +214,11 @@ class EncoderBlock(nn.Module):
     def __init__(self, key_size: int, query_size: int, value_size: int, num_hiddens: int,
                  norm_shape, ffn_num_input: int, ffn_num_hiddens: int, num_heads: int,
                  dropout: float, use_bias: bool = False, **kwargs):
+        _check_heads(key_size=key_size, query_size=query_size, value_size=value_size,
+                     num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.attention = MultiHeadAttention(key_size, query_size, value_size, num_hiddens,
                                             num_heads, dropout, use_bias)
@@ -201,6 +237,11 @@ class TransformerEncoder(Encoder):
     def __init__(self, vocab_size: int, key_size: int, query_size: int, value_size: int,
                  num_hiddens: int, norm_shape, ffn_num_input: int, ffn_num_hiddens: int,
                  num_heads: int, num_layers: int, dropout: float, use_bias: bool = False, **kwargs):
+        _check_heads(vocab_size=vocab_size, key_size=key_size, query_size=query_size,
+                     value_size=value_size, num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads, num_layers=num_layers)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.num_hiddens = num_hiddens
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
@@ -231,6 +272,12 @@ class DecoderBlock(nn.Module):
     def __init__(self, key_size: int, query_size: int, value_size: int, num_hiddens: int,
                  norm_shape, ffn_num_input: int, ffn_num_hiddens: int, num_heads: int,
                  dropout: float, i: int, **kwargs):
+        _check_heads(key_size=key_size, query_size=query_size, value_size=value_size,
+                     num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
+        checks.int_at_least("i", i, 0)
         super().__init__(**kwargs)
         self.i = i
         self.attention1 = MultiHeadAttention(key_size, query_size, value_size, num_hiddens,
@@ -268,6 +315,11 @@ class TransformerDecoder(AttentionDecoder):
     def __init__(self, vocab_size: int, key_size: int, query_size: int, value_size: int,
                  num_hiddens: int, norm_shape, ffn_num_input: int, ffn_num_hiddens: int,
                  num_heads: int, num_layers: int, dropout: float, **kwargs):
+        _check_heads(vocab_size=vocab_size, key_size=key_size, query_size=query_size,
+                     value_size=value_size, num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads, num_layers=num_layers)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.num_hiddens = num_hiddens
         self.num_layers = num_layers

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from . import cache, checks
 from .arrays import ArrayLoader
 from .attention import EncoderBlock
 from .hub import DataUnavailableError, cache_dir, fetch, retrieve
@@ -43,6 +44,11 @@ def get_tokens_and_segments(tokens_a: list[str], tokens_b: Optional[list[str]] =
     return tokens, segments
 
 
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        checks.positive_int(name, value)
+
+
 class BERTEncoder(nn.Module):
     """Token + segment + learnable position embeddings, then ``num_layers`` Transformer encoder blocks."""
 
@@ -50,6 +56,11 @@ class BERTEncoder(nn.Module):
                  ffn_num_hiddens: int, num_heads: int, num_layers: int, dropout: float,
                  max_len: int = 1000, key_size: int = 768, query_size: int = 768,
                  value_size: int = 768, **kwargs):
+        _check_sizes(vocab_size=vocab_size, num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads, num_layers=num_layers,
+                     max_len=max_len, key_size=key_size, query_size=query_size, value_size=value_size)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.token_embedding = nn.Embedding(vocab_size, num_hiddens)
         self.segment_embedding = nn.Embedding(2, num_hiddens)
@@ -71,6 +82,7 @@ class MaskLM(nn.Module):
     """Masked language model head: predict the tokens at ``pred_positions``."""
 
     def __init__(self, vocab_size: int, num_hiddens: int, num_inputs: int = 768, **kwargs):
+        _check_sizes(vocab_size=vocab_size, num_hiddens=num_hiddens, num_inputs=num_inputs)
         super().__init__(**kwargs)
         self.mlp = nn.Sequential(nn.Linear(num_inputs, num_hiddens), nn.ReLU(),
                                  nn.LayerNorm(num_hiddens), nn.Linear(num_hiddens, vocab_size))
@@ -86,6 +98,7 @@ class NextSentencePred(nn.Module):
     """Next sentence prediction head: two classes from the ``<cls>`` representation."""
 
     def __init__(self, num_inputs: int, **kwargs):
+        checks.positive_int("num_inputs", num_inputs)
         super().__init__(**kwargs)
         self.output = nn.Linear(num_inputs, 2)
 
@@ -101,6 +114,13 @@ class BERTModel(nn.Module):
                  max_len: int = 1000, key_size: int = 768, query_size: int = 768,
                  value_size: int = 768, hid_in_features: int = 768, mlm_in_features: int = 768,
                  nsp_in_features: int = 768):
+        _check_sizes(vocab_size=vocab_size, num_hiddens=num_hiddens, ffn_num_input=ffn_num_input,
+                     ffn_num_hiddens=ffn_num_hiddens, num_heads=num_heads, num_layers=num_layers,
+                     max_len=max_len, key_size=key_size, query_size=query_size, value_size=value_size,
+                     hid_in_features=hid_in_features, mlm_in_features=mlm_in_features,
+                     nsp_in_features=nsp_in_features)
+        checks.shape("norm_shape", norm_shape)
+        checks.dropout("dropout", dropout)
         super().__init__()
         self.encoder = BERTEncoder(vocab_size, num_hiddens, norm_shape, ffn_num_input,
                                    ffn_num_hiddens, num_heads, num_layers, dropout, max_len=max_len,
@@ -132,22 +152,23 @@ def wikitext2_file(split: str) -> Path:
 
     valid and test come from the book's data (``wikitext-2-partial/``); train needs the real archive.
     """
+    checks.one_of("split", split, ("train", "valid", "test"))
     if split in ("valid", "test"):
         return fetch(f"wikitext-2-partial/{split}.txt")
     if split != "train":
         raise ValueError(f"unknown split {split!r}: use train, valid or test")
-    import zipfile
     archive = _download(WIKITEXT2_URL, WIKITEXT2_SHA1, "wikitext-2-v1.zip")
     out = cache_dir() / "extracted" / "wikitext-2" / "wiki.train.tokens"
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(archive) as zf:
-            out.write_bytes(zf.read("wikitext-2/wiki.train.tokens"))
+    # checked against the zip's size and CRC-32: a truncated or foreign copy is extracted again
+    cache.extract_members(archive, {"wikitext-2/wiki.train.tokens": out})
     return out
 
 
 def read_wiki(splits: Sequence[str] = ("train",)) -> list[list[str]]:
     """Paragraphs (lines) with at least two sentences, lower-cased, each split into sentences at ' . '."""
+    checks.non_empty("splits", splits)
+    for _split in splits:
+        checks.one_of("splits", _split, ("train", "valid", "test"))
     paragraphs = []
     for split in splits:
         with open(wikitext2_file(split), encoding="utf-8") as f:
@@ -229,6 +250,9 @@ class WikiTextDataset(torch.utils.data.Dataset):
 
     def __init__(self, paragraphs: list[list[str]], max_len: int, vocab: Optional[Vocab] = None,
                  seed: int = 0):
+        checks.non_empty("paragraphs", paragraphs)
+        checks.positive_int("max_len", max_len)
+        checks.int_at_least("seed", seed, 0)
         rng = random.Random(seed)
         paragraphs = [tokenize(p, token="word") for p in paragraphs]
         sentences = [s for p in paragraphs for s in p]
@@ -256,6 +280,10 @@ def load_data_wiki(batch_size: int, max_len: int, splits: Sequence[str] = ("trai
 
     Paragraphs are shuffled with ``seed``; the vocabulary keeps words seen at least 5 times.
     """
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("max_len", max_len)
+    checks.non_empty("splits", splits)
+    checks.int_at_least("seed", seed, 0)
     paragraphs = read_wiki(splits)
     random.Random(seed).shuffle(paragraphs)
     data = WikiTextDataset(paragraphs, max_len, vocab, seed)
@@ -294,6 +322,11 @@ def train_bert(train_iter, net: BERTModel, loss, vocab_size: int, devices, num_s
     ``devices`` is a device or a list of them (the first is used). Returns a BERTHistory with the
     loss of every step, and prints the final losses and ``… 句子对/秒 (device)``.
     """
+    checks.positive_int("vocab_size", vocab_size)
+    checks.devices("devices", devices, allow_none=True)
+    checks.positive_int("num_steps", num_steps)
+    checks.positive_number("lr", lr)
+    checks.positive_int("log_every", log_every)
     device = devices[0] if isinstance(devices, (list, tuple)) else devices
     device = torch.device(device) if device is not None else torch.device("cpu")
     net.to(device)
@@ -340,6 +373,21 @@ def get_bert_encoding(net: BERTModel, vocab: Vocab, tokens_a: list[str],
     return encoded_X
 
 
+def _load_cached_weights(net: nn.Module, path: Path) -> bool:
+    """Load ``path`` into ``net`` when it holds weights that fit; a damaged or foreign file is removed."""
+    if not path.exists():
+        return False
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in net.state_dict().items()}:
+            raise ValueError("weights that do not fit the model")
+    except Exception as err:  # noqa: BLE001 - truncated, foreign or unreadable: pretrain again
+        cache.discard(path, f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}")
+        return False
+    net.load_state_dict(state)
+    return True
+
+
 def pretrained_bert(settings: dict, batch_size: int, max_len: int, num_steps: int,
                     splits: Sequence[str] = ("valid", "test"), lr: float = 0.01,
                     device: Optional[torch.device] = None, seed: int = 0, retrain: bool = False
@@ -350,6 +398,13 @@ def pretrained_bert(settings: dict, batch_size: int, max_len: int, num_steps: in
     settings, the data and the training schedule; on a miss the model is pretrained (the history is
     returned), on a hit it is loaded (history None). ``retrain=True`` always pretrains and overwrites.
     """
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("max_len", max_len)
+    checks.positive_int("num_steps", num_steps)
+    checks.non_empty("splits", splits)
+    checks.positive_number("lr", lr)
+    checks.device("device", device, allow_none=True)
+    checks.int_at_least("seed", seed, 0)
     device = device or torch.device("cpu")
     key_src = repr((sorted(settings.items()), batch_size, max_len, num_steps, tuple(splits), lr, seed))
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
@@ -357,15 +412,13 @@ def pretrained_bert(settings: dict, batch_size: int, max_len: int, num_steps: in
     train_iter, vocab = load_data_wiki(batch_size, max_len, splits, seed=seed)
     torch.manual_seed(seed)
     net = BERTModel(len(vocab), **settings)
-    if path.is_file() and not retrain:
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return net.to(device), vocab, None
-    history = train_bert(train_iter, net, nn.CrossEntropyLoss(reduction="none"), len(vocab), device,
-                         num_steps, lr, animate=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(net.state_dict(), tmp)
-    tmp.replace(path)
+    with cache.lock(path):  # a second process waits for the first one's file, then loads it
+        if not retrain and _load_cached_weights(net, path):
+            return net.to(device), vocab, None
+        history = train_bert(train_iter, net, nn.CrossEntropyLoss(reduction="none"), len(vocab), device,
+                             num_steps, lr, animate=False)
+        cache.atomic_write(path, lambda tmp: torch.save(net.state_dict(), tmp))
     return net, vocab, history
 
 
@@ -386,14 +439,11 @@ def read_snli(data_dir, is_train: bool) -> tuple[list[str], list[str], list[int]
 
 def snli_dir() -> Path:
     """Download and unpack SNLI 1.0 (sha1-checked); raises DataUnavailableError without network."""
-    import zipfile
     archive = _download(SNLI_URL, SNLI_SHA1, "snli_1.0.zip")
     out = cache_dir() / "extracted" / "snli_1.0"
-    if not (out / "snli_1.0_train.txt").is_file():
-        with zipfile.ZipFile(archive) as zf:
-            for member in ("snli_1.0/snli_1.0_train.txt", "snli_1.0/snli_1.0_test.txt"):
-                (out / Path(member).name).parent.mkdir(parents=True, exist_ok=True)
-                (out / Path(member).name).write_bytes(zf.read(member))
+    # checked against the zip's sizes and CRC-32: a truncated or foreign copy is extracted again
+    cache.extract_members(archive, {member: out / Path(member).name
+                                    for member in ("snli_1.0/snli_1.0_train.txt", "snli_1.0/snli_1.0_test.txt")})
     return out
 
 
@@ -405,6 +455,8 @@ class SNLIBERTDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset, max_len: int, vocab: Vocab):
+        checks.non_empty("dataset", dataset)
+        checks.int_at_least("max_len", max_len, 3)  # <cls>, <sep>, <sep>
         premises, hypotheses, labels = dataset
         pad = vocab["<pad>"]
         tokens, segs, lens = [], [], []

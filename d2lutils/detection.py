@@ -11,9 +11,6 @@ The stand-in is deterministic for a seed and cached under ``cache_dir()``.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +21,7 @@ import pooch
 import torch
 from torch.nn import functional as F
 
+from . import cache, checks
 from .hub import _check_member, cache_dir, fetch, local_mirrors, retrieve
 
 # --------------------------------------------------------------------------------------------
@@ -45,6 +43,7 @@ def box_center_to_corner(boxes: torch.Tensor) -> torch.Tensor:
 
 def bbox_to_rect(bbox, color: str = "red", linewidth: float = 2):
     """A matplotlib Rectangle for a corner-format box (in pixels)."""
+    checks.positive_number("linewidth", linewidth)
     from matplotlib import pyplot as plt
     x1, y1, x2, y2 = [float(v) for v in bbox]
     return plt.Rectangle(xy=(x1, y1), width=x2 - x1, height=y2 - y1, fill=False,
@@ -87,6 +86,8 @@ def multibox_prior(data: torch.Tensor, sizes: Sequence[float], ratios: Sequence[
     A scale s and a ratio r give a box of s*h*sqrt(r) by s*h/sqrt(r) pixels (width by height);
     the pairs are (s_1, r_j) for all j and (s_i, r_1) for i >= 2.  Coordinates are divided by w, h.
     """
+    checks.finite_numbers("sizes", sizes, positive=True)
+    checks.finite_numbers("ratios", ratios, positive=True)
     h, w = data.shape[-2:]
     device = data.device
     s = torch.tensor(list(sizes), dtype=torch.float32, device=device)
@@ -123,6 +124,8 @@ def assign_anchor_to_bbox(ground_truth: torch.Tensor, anchors: torch.Tensor,
     then that row and column are removed); then every other anchor takes the box it overlaps most
     if that IoU is at least ``iou_threshold``.
     """
+    checks.device("device", device, allow_none=True)
+    checks.number_in_range("iou_threshold", iou_threshold, 0.0, 1.0)
     num_anchors, num_gt = anchors.shape[0], ground_truth.shape[0]
     iou = box_iou(anchors, ground_truth)
     assigned = torch.full((num_anchors,), -1, dtype=torch.long, device=anchors.device)
@@ -143,6 +146,7 @@ def assign_anchor_to_bbox(ground_truth: torch.Tensor, anchors: torch.Tensor,
 
 def offset_boxes(anchors: torch.Tensor, assigned_bb: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Offsets of boxes relative to anchors (both corner format), scaled by (10, 10, 5, 5)."""
+    checks.positive_number("eps", eps)
     a = box_corner_to_center(anchors)
     b = box_corner_to_center(assigned_bb)
     offset_xy = 10 * (b[:, :2] - a[:, :2]) / a[:, 2:]
@@ -160,6 +164,7 @@ def offset_inverse(anchors: torch.Tensor, offset_preds: torch.Tensor) -> torch.T
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Non-maximum suppression: indices of the kept boxes, highest score first."""
+    checks.number_in_range("iou_threshold", iou_threshold, 0.0, 1.0)
     order = torch.argsort(scores, descending=True)
     keep = []
     while order.numel() > 0:
@@ -203,6 +208,8 @@ def multibox_detection(cls_probs: torch.Tensor, offset_preds: torch.Tensor, anch
     object class; NMS runs over all anchors of an image.  Kept boxes come first, highest score
     first; suppressed boxes and boxes scoring below ``pos_threshold`` get class -1.
     """
+    checks.number_in_range("nms_threshold", nms_threshold, 0.0, 1.0)
+    checks.number_in_range("pos_threshold", pos_threshold, 0.0, 1.0)
     anchors = anchors.reshape(-1, 4)
     out = []
     for probs, offs in zip(cls_probs, offset_preds):
@@ -252,24 +259,12 @@ def _real_banana_zip(download: bool, timeout: float) -> Optional[Path]:
 
 
 def _install_atomically(dest: Path, build) -> Path:
-    """Run ``build(tmp_folder)`` and rename the folder to ``dest`` when it finished."""
-    if (dest / _DONE).is_file():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        build(tmp)
-        (tmp / _DONE).write_text("ok")
-        if dest.exists():
-            shutil.rmtree(dest, ignore_errors=True)
-        try:
-            os.replace(tmp, dest)
-        except OSError:
-            if not (dest / _DONE).is_file():  # another process may have finished first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+    """Run ``build(tmp_folder)`` and rename the folder to ``dest`` when it finished.
+
+    Under a lock (a second process waits and reuses the folder) and with a manifest of every file's
+    size and sha256, so that a truncated, missing or foreign file is noticed and the folder rebuilt.
+    """
+    return cache.build_folder(dest, lambda tmp: (build(tmp), (tmp / _DONE).write_text("ok")))
 
 
 def _extract_real(archive: Path) -> Path:
@@ -285,6 +280,7 @@ def _extract_real(archive: Path) -> Path:
 
 def banana_sprites(min_pixels: int = 300) -> list:
     """Bananas cut out of ``img/banana.jpg`` by colour: RGBA PIL images, one per banana."""
+    checks.positive_int("min_pixels", min_pixels)
     from PIL import Image
     img = Image.open(fetch("img/banana.jpg")).convert("RGB")
     h, s, v = [np.asarray(c, dtype=np.int16) for c in img.convert("HSV").split()]
@@ -332,6 +328,9 @@ def _components(mask: np.ndarray) -> np.ndarray:
 def make_banana_image(backgrounds: Sequence, sprites: Sequence, rng: np.random.Generator,
                       size: int = 256):
     """One stand-in example: a banana pasted on a random crop. Returns (RGB image, (x0, y0, x1, y1))."""
+    checks.non_empty("backgrounds", backgrounds)
+    checks.non_empty("sprites", sprites)
+    checks.positive_int("size", size)
     from PIL import Image
     bg = backgrounds[int(rng.integers(len(backgrounds)))]
     side = int(min(bg.size) * rng.uniform(0.35, 1.0))
@@ -357,6 +356,10 @@ def make_banana_image(backgrounds: Sequence, sprites: Sequence, rng: np.random.G
 def make_bananas(root, num_train: int = 1000, num_val: int = 100, size: int = 256,
                  seed: int = 0) -> Path:
     """Write a generated banana set in d2l's layout (``bananas_{train,val}/images``, ``label.csv``)."""
+    checks.positive_int("num_train", num_train)
+    checks.positive_int("num_val", num_val)
+    checks.positive_int("size", size)
+    checks.int_at_least("seed", seed, 0)
     from PIL import Image
     root = Path(root)
     sprites = banana_sprites()
@@ -391,6 +394,8 @@ def banana_data_dir(download: bool = True, seed: int = 0, timeout: float = 10.0)
     folder of ``$D2L_DATA_MIRROR`` or downloadable; otherwise the stand-in is generated once
     (into a temporary folder that is renamed into ``cache_dir()`` when complete).
     """
+    checks.int_at_least("seed", seed, 0)
+    checks.positive_number("timeout", timeout)
     archive = _real_banana_zip(download, timeout)
     if archive is not None:
         return _extract_real(archive), False
@@ -400,6 +405,7 @@ def banana_data_dir(download: bool = True, seed: int = 0, timeout: float = 10.0)
 
 def read_data_bananas(is_train: bool = True, data_dir=None, num_examples: Optional[int] = None):
     """Images (uint8, N×3×H×W) and labels (N×1×5: class, box divided by the image size)."""
+    checks.positive_int("num_examples", num_examples, allow_none=True)
     from PIL import Image
     if data_dir is None:
         data_dir, _ = banana_data_dir()
@@ -424,6 +430,8 @@ class BananasDataset(torch.utils.data.Dataset):
 
     def __init__(self, is_train: bool, size: Optional[int] = None, num_examples: Optional[int] = None,
                  data_dir=None, verbose: bool = True):
+        checks.positive_int("size", size, allow_none=True)
+        checks.positive_int("num_examples", num_examples, allow_none=True)
         if data_dir is None:
             data_dir, _ = banana_data_dir()
         self.generated = (Path(data_dir) / GENERATED_MARKER).is_file()
@@ -449,6 +457,10 @@ class BananasDataset(torch.utils.data.Dataset):
 def load_data_bananas(batch_size: int, size: int = 256, num_train: Optional[int] = None,
                       num_val: Optional[int] = None):
     """DataLoaders (train shuffled, val in order) of the banana set at ``size``×``size`` pixels."""
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("size", size)
+    checks.positive_int("num_train", num_train, allow_none=True)
+    checks.positive_int("num_val", num_val, allow_none=True)
     train = BananasDataset(True, size, num_train)
     val = BananasDataset(False, size, num_val)
     train_iter = torch.utils.data.DataLoader(train, batch_size, shuffle=True)

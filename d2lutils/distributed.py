@@ -12,9 +12,12 @@ import subprocess
 import sys
 from typing import Optional, Sequence
 
+from . import checks
+
 
 def torchrun_command(script: str, nproc: int, args: Sequence[str] = ()) -> list[str]:
     """The command line: ``python -m torch.distributed.run --standalone --nproc_per_node=N script args``."""
+    checks.positive_int("nproc", nproc)
     if nproc < 1:
         raise ValueError(f"nproc 必须至少为 1 (must be >= 1), got {nproc}")
     return [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -23,6 +26,7 @@ def torchrun_command(script: str, nproc: int, args: Sequence[str] = ()) -> list[
 
 def torchrun_env(threads_per_proc: int = 1, extra: Optional[dict] = None) -> dict:
     """The child's environment: ours plus ``OMP_NUM_THREADS`` (so torchrun prints no warning about it)."""
+    checks.positive_int("threads_per_proc", threads_per_proc)
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(threads_per_proc)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -37,6 +41,9 @@ def run_torchrun(script: str, nproc: int, args: Sequence[str] = (), *, timeout: 
     Raises ``RuntimeError`` with the end of the captured standard error when the launch fails,
     so that a notebook shows the cause instead of torchrun's long log.
     """
+    checks.positive_int("nproc", nproc)
+    checks.positive_number("timeout", timeout)
+    checks.positive_int("threads_per_proc", threads_per_proc)
     result = subprocess.run(torchrun_command(script, nproc, args), capture_output=True, text=True,
                             env=torchrun_env(threads_per_proc), cwd=cwd, timeout=timeout)
     if result.returncode != 0:

@@ -31,6 +31,7 @@ with warnings.catch_warnings():
 
 from filelock import FileLock
 
+from . import cache
 from .registry import REGISTRY_ENTRIES
 
 # The book's repository; its data/ folder is the last download mirror.
@@ -263,8 +264,9 @@ def extract(name: str) -> Path:
             base = base[: -len(suffix)]
             break
     dest = cache_dir() / "extracted" / base
-    marker = dest / _DONE_MARKER
-    if marker.is_file() and marker.read_text() == entry.sha256:
+    # the marker of a complete extraction is a manifest of every file (size, sha256): a damaged
+    # file in the folder is noticed and the archive extracted again
+    if cache.folder_is_intact(dest, {"sha256": entry.sha256}):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     # One extraction per archive at a time: a second process waits and then reuses the result,
@@ -272,7 +274,7 @@ def extract(name: str) -> Path:
     locks = cache_dir() / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(locks / f"extract-{base}.lock")):
-        if marker.is_file() and marker.read_text() == entry.sha256:
+        if cache.folder_is_intact(dest, {"sha256": entry.sha256}):
             return dest
         _remove_stale(dest.parent, f".{base}-*")  # half-extracted folders of a killed process
         _extract_into(archive, dest, entry.sha256, base)
@@ -298,6 +300,7 @@ def _extract_into(archive: Path, dest: Path, sha256: str, base: str) -> None:
         else:
             raise ValueError(f"{archive} 不是 zip 或 tar 文件（not a zip or tar archive）")
         (tmp / _DONE_MARKER).write_text(sha256)
+        cache.write_manifest(tmp, {"sha256": sha256})
         if dest.exists():  # an incomplete folder (no marker): we hold the lock, nobody is reading it
             shutil.rmtree(dest, ignore_errors=True)
         os.replace(tmp, dest)

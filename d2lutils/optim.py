@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import checks
 from .arrays import ArrayLoader, linreg, load_array, squared_loss
 from .hub import fetch
 from .plotting import Animator, plt, set_figsize
@@ -28,6 +29,7 @@ def _seconds(t: float) -> str:
 
 def read_airfoil(n: int = 1500) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` airfoil examples, every column standardised; returns ``(features, labels)``."""
+    checks.positive_int("n", n)
     data = np.genfromtxt(fetch("airfoil_self_noise.dat"), dtype=np.float32, delimiter="\t")
     data = torch.from_numpy((data - data.mean(axis=0)) / data.std(axis=0))
     return data[:n, :-1], data[:n, -1]
@@ -35,6 +37,8 @@ def read_airfoil(n: int = 1500) -> tuple[torch.Tensor, torch.Tensor]:
 
 def get_data_ch11(batch_size: int = 10, n: int = 1500) -> tuple[ArrayLoader, int]:
     """Minibatches of the standardised airfoil data; returns ``(data_iter, feature_dim)``."""
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("n", n)
     features, labels = read_airfoil(n)
     return load_array((features, labels), batch_size, is_train=True), features.shape[1]
 
@@ -54,6 +58,9 @@ def train_ch11(trainer_fn: Callable, states, hyperparams: dict, data_iter, featu
     ``record_every`` examples the loss on the whole data set is recorded (timing excludes it).
     Returns ``(times, losses)``: cumulative training seconds and the recorded losses.
     """
+    checks.positive_int("feature_dim", feature_dim)
+    checks.positive_int("num_epochs", num_epochs)
+    checks.positive_int("record_every", record_every)
     w = torch.normal(0.0, 0.01, size=(feature_dim, 1), requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
     net, loss = (lambda X: linreg(X, w, b)), squared_loss
@@ -89,6 +96,8 @@ def train_concise_ch11(trainer_fn: Callable, hyperparams: dict, data_iter, num_e
 
     Returns ``(times, losses)`` like :func:`train_ch11` (losses are half the mean squared error).
     """
+    checks.positive_int("num_epochs", num_epochs)
+    checks.positive_int("record_every", record_every)
     feature_dim = data_iter.tensors[0].shape[1] if hasattr(data_iter, "tensors") \
         else next(iter(data_iter))[0].shape[1]
     net = nn.Sequential(nn.Linear(feature_dim, 1))
@@ -128,6 +137,7 @@ def train_2d(trainer: Callable, steps: int = 20, f_grad: Optional[Callable] = No
     ``trainer(x1, x2, s1, s2)`` (or ``trainer(x1, x2, s1, s2, f_grad)``) returns the new
     ``(x1, x2, s1, s2)``; ``s1, s2`` are the optimiser's state (start at 0).
     """
+    checks.positive_int("steps", steps)
     x1, x2, s1, s2 = -5.0, -2.0, 0.0, 0.0
     results = [(x1, x2)]
     for _ in range(steps):
@@ -143,6 +153,8 @@ def train_2d(trainer: Callable, steps: int = 20, f_grad: Optional[Callable] = No
 
 def show_trace_2d(f: Callable, results: Sequence[tuple[float, float]], figsize=(3.5, 2.5)):
     """Draw the path ``results`` over the contour lines of ``f(x1, x2)``; returns the axes."""
+    checks.non_empty("results", results)
+    checks.finite_numbers("figsize", figsize, 2, positive=True)
     set_figsize(figsize)
     _, ax = plt.subplots()
     xs = np.array(results, dtype=float)
@@ -151,8 +163,8 @@ def show_trace_2d(f: Callable, results: Sequence[tuple[float, float]], figsize=(
     c = min(-3.0, xs[:, 1].min() - 0.5), max(1.0, xs[:, 1].max() + 0.5)
     x1, x2 = np.meshgrid(np.linspace(*a, 120), np.linspace(*c, 120))
     ax.contour(x1, x2, f(x1, x2), colors="#1f77b4")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
+    ax.set_xlabel("$x_1$")  # notation, as in the text's equations
+    ax.set_ylabel("$x_2$")
     return ax
 
 
@@ -163,6 +175,9 @@ def compare_with_torch(trainer_fn: Callable, states, hyperparams: dict, optimize
     Both start from the same parameters of a linear regression and see the same minibatches;
     returns the largest absolute difference between the two parameter sets after all steps.
     """
+    checks.non_empty("batches", batches)
+    checks.positive_int("feature_dim", feature_dim)
+    checks.int_at_least("seed", seed, 0)
     g = torch.Generator().manual_seed(seed)
     w0, b0 = torch.normal(0.0, 0.01, (feature_dim, 1), generator=g), torch.zeros(1)
     w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from . import cache, checks
 from .device import try_gpu
 from .hub import DataUnavailableError, cache_dir, local_mirrors, retrieve
 from .plotting import Animator
@@ -54,9 +55,11 @@ RGB_STD = (0.229, 0.224, 0.225)
 
 def find_voc() -> Optional[Path]:
     """An already extracted ``VOCdevkit/VOC2012`` in the cache or a local mirror, else ``None``."""
-    for base in [cache_dir() / "extracted" / "VOCtrainval_11-May-2012", cache_dir(), *local_mirrors()]:
+    built = cache_dir() / "extracted" / "VOCtrainval_11-May-2012"  # download_voc's folder: has a manifest
+    for base in [built, cache_dir(), *local_mirrors()]:
         d = base / VOC_SUBDIR
-        if (d / "ImageSets" / "Segmentation" / "train.txt").is_file():
+        if (d / "ImageSets" / "Segmentation" / "train.txt").is_file() and (
+                base != built or cache.folder_is_intact(built, {"sha1": VOC_SHA1})):
             return d
     return None
 
@@ -67,6 +70,7 @@ def download_voc(download: bool = True, timeout: float = 30.0) -> Path:
     Raises ``DataUnavailableError`` when it is not present and cannot be downloaded (or
     ``download=False``).
     """
+    checks.positive_number("timeout", timeout)
     found = find_voc()
     if found is not None:
         return found
@@ -78,17 +82,12 @@ def download_voc(download: bool = True, timeout: float = 30.0) -> Path:
     except Exception as err:  # noqa: BLE001 - reported to the caller
         raise DataUnavailableError(f"无法下载 VOC2012 ({VOC_URL}): {type(err).__name__}: "
                                    f"{str(err).splitlines()[0][:200] if str(err) else ''}") from err
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".voc-", dir=dest.parent))
-    try:
+
+    def unpack(tmp: Path) -> None:
         with tarfile.open(tar) as tf:
             tf.extractall(tmp, filter="data")
-        if dest.exists():
-            shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest / VOC_SUBDIR
+    # under a lock and with a manifest (file sizes): a damaged or half-written folder is unpacked again
+    return cache.build_folder(dest, unpack, {"sha1": VOC_SHA1}) / VOC_SUBDIR
 
 
 def read_voc_images(voc_dir: PathLike, is_train: bool = True
@@ -132,6 +131,8 @@ def voc_rand_crop(feature: torch.Tensor, label: torch.Tensor, height: int, width
     Uses ``transforms.v2.RandomCrop`` on a ``tv_tensors.Image`` and a ``tv_tensors.Mask``, which
     receive identical crop parameters.
     """
+    checks.positive_int("height", height)
+    checks.positive_int("width", width)
     from torchvision import tv_tensors
     from torchvision.transforms import v2
     img, mask = v2.RandomCrop((height, width))(tv_tensors.Image(feature), tv_tensors.Mask(label))
@@ -148,6 +149,9 @@ class VOCSegDataset(Dataset):
 
     def __init__(self, is_train: bool, crop_size: Sequence[int], voc_dir: PathLike,
                  mean: Sequence[float] = RGB_MEAN, std: Sequence[float] = RGB_STD):
+        checks.positive_ints("crop_size", crop_size, 2)
+        checks.finite_numbers("mean", mean, 3)
+        checks.finite_numbers("std", std, 3, positive=True)
         from torchvision.transforms import v2
         self.crop_size = tuple(crop_size)
         self.is_train = is_train
@@ -180,6 +184,9 @@ def load_data_voc(batch_size: int, crop_size: Sequence[int], voc_dir: Optional[P
     ``voc_dir=None`` means the real VOC2012 (``download_voc()``); pass the folder returned by
     ``make_voc_standin`` to use the generated stand-in. ``kwargs`` go to ``VOCSegDataset``.
     """
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_ints("crop_size", crop_size, 2)
+    checks.int_at_least("num_workers", num_workers, 0)
     voc_dir = download_voc() if voc_dir is None else voc_dir
     train_iter = DataLoader(VOCSegDataset(True, crop_size, voc_dir, **kwargs), batch_size,
                             shuffle=True, drop_last=True, num_workers=num_workers)
@@ -256,6 +263,10 @@ def make_voc_standin(num_train: int = 1000, num_val: int = 200, image_size: tupl
     Deterministic from ``seed``; written to a temporary folder under ``root`` (default
     ``cache_dir()``) and renamed into place when complete.
     """
+    checks.positive_int("num_train", num_train)
+    checks.positive_int("num_val", num_val)
+    checks.positive_ints("image_size", image_size, 2)
+    checks.int_at_least("seed", seed, 0)
     from PIL import Image
     params = dict(num_train=num_train, num_val=num_val, image_size=list(image_size), seed=seed,
                   version=_STANDIN_VERSION)
@@ -263,11 +274,23 @@ def make_voc_standin(num_train: int = 1000, num_val: int = 200, image_size: tupl
     base = Path(root) if root is not None else cache_dir()
     dest = base / f"voc-standin-{tag}"
     voc_dir = dest / VOC_SUBDIR
-    if (dest / "params.json").is_file():
+    if cache.folder_is_intact(dest, params):  # its manifest lists every file: damage is noticed
         if verbose:
-            print(f"生成的 VOC 替身数据（已缓存）：{num_train} 张训练图片，{num_val} 张验证图片")
+            print(f"生成的 VOC 替代数据（已缓存）：{num_train} 张训练图片，{num_val} 张验证图片")
         return voc_dir
     base.mkdir(parents=True, exist_ok=True)
+    held = cache.lock(dest)
+    held.acquire()  # one builder at a time: a second process waits, then reuses the first one's folder
+    if cache.folder_is_intact(dest, params):
+        held.release()
+        return make_voc_standin(num_train, num_val, image_size, seed, root, verbose)
+    if dest.exists():
+        try:
+            cache.discard(dest, "文件与清单不符 / files differ from the manifest",
+                          quiet=not (dest / cache.MANIFEST).is_file())
+        except cache.CacheDamagedError:
+            held.release()
+            raise
     tmp = Path(tempfile.mkdtemp(prefix=".voc-standin-", dir=base))
     try:
         tv = tmp / VOC_SUBDIR
@@ -288,6 +311,7 @@ def make_voc_standin(num_train: int = 1000, num_val: int = 200, image_size: tupl
         for split, lst in names.items():
             (tv / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(lst) + "\n")
         (tmp / "params.json").write_text(json.dumps(params))
+        cache.write_manifest(tmp, params)
         try:
             os.replace(tmp, dest)
         except OSError:  # another process finished first: keep its identical result
@@ -295,8 +319,9 @@ def make_voc_standin(num_train: int = 1000, num_val: int = 200, image_size: tupl
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        held.release()
     if verbose:
-        print(f"生成了 VOC 替身数据（不是真实的 VOC2012）：{num_train} 张训练图片，{num_val} 张验证图片")
+        print(f"生成了 VOC 替代数据（不是真实的 VOC2012）：{num_train} 张训练图片，{num_val} 张验证图片")
     return voc_dir
 
 
@@ -307,6 +332,8 @@ def make_voc_standin(num_train: int = 1000, num_val: int = 200, image_size: tupl
 def confusion_matrix(net: nn.Module, data_iter, num_classes: int,
                      device: Optional[torch.device] = None) -> torch.Tensor:
     """``num_classes × num_classes`` pixel counts: row = true class, column = predicted class."""
+    checks.positive_int("num_classes", num_classes)
+    checks.device("device", device, allow_none=True)
     device = device or next(net.parameters()).device
     was_training = net.training
     net.eval()
@@ -340,6 +367,8 @@ def train_segmentation(net: nn.Module, train_iter, test_iter, trainer, num_epoch
     Accuracies are **pixel** accuracies. Prints ``训练损失 …, 训练精度 …, 测试精度 …`` and
     ``… 样本/秒 (device)`` like ``train_ch6``; returns the History.
     """
+    checks.positive_int("num_epochs", num_epochs)
+    checks.device("device", device, allow_none=True)
     device = torch.device(device) if device is not None else try_gpu()
     net.to(device)
     history = History(device=str(device))

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from . import checks
 from . import facts
 from .arrays import ArrayLoader, load_array
 from .hub import extract
@@ -57,6 +58,7 @@ def preprocess_nmt(text: str) -> str:
 
 def tokenize_nmt(text: str, num_examples: Optional[int] = None) -> tuple[list[list[str]], list[list[str]]]:
     """Split preprocessed lines into word tokens; returns ``(source, target)`` lists of token lists."""
+    checks.positive_int("num_examples", num_examples, allow_none=True)
     source: list[list[str]] = []
     target: list[list[str]] = []
     for i, line in enumerate(text.split("\n")):
@@ -71,6 +73,7 @@ def tokenize_nmt(text: str, num_examples: Optional[int] = None) -> tuple[list[li
 
 def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
     """Cut ``line`` to ``num_steps`` items or pad it with ``padding_token`` up to ``num_steps``."""
+    checks.positive_int("num_steps", num_steps)
     line = list(line)
     if len(line) > num_steps:
         return line[:num_steps]
@@ -79,6 +82,8 @@ def truncate_pad(line: Sequence, num_steps: int, padding_token) -> list:
 
 def build_array_nmt(lines: Sequence[Sequence[str]], vocab, num_steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token lists → an index tensor ``(n, num_steps)`` (``<eos>`` appended, padded) and the valid lengths."""
+    checks.non_empty("lines", lines)
+    checks.positive_int("num_steps", num_steps)
     rows = [truncate_pad(list(vocab[list(l)]) + [vocab[EOS]], num_steps, vocab[PAD]) for l in lines]
     array = torch.tensor(rows, dtype=torch.long)
     valid_len = (array != vocab[PAD]).type(torch.int32).sum(1)
@@ -92,6 +97,10 @@ def load_data_nmt(batch_size: int, num_steps: int, num_examples: int = 600,
     The vocabularies keep tokens seen at least ``min_freq`` times (the lecture: 2; rarer ones become
     ``<unk>``) and reserve ``<pad>``, ``<bos>``, ``<eos>``.
     """
+    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("num_steps", num_steps)
+    checks.positive_int("num_examples", num_examples, allow_none=True)
+    checks.int_at_least("min_freq", min_freq, 0)
     text = read_data_nmt()
     if num_examples is not None:  # only the lines that are used need preprocessing
         text = "\n".join(text.split("\n", num_examples)[:num_examples])
@@ -152,6 +161,10 @@ class Seq2SeqEncoder(Encoder):
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
                  dropout: float = 0.0, **kwargs) -> None:
+        for _name, _value in (("vocab_size", vocab_size), ("embed_size", embed_size),
+                              ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
+            checks.positive_int(_name, _value)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = _gru(embed_size, num_hiddens, num_layers, dropout)
@@ -172,6 +185,10 @@ class Seq2SeqDecoder(Decoder):
 
     def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int,
                  dropout: float = 0.0, **kwargs) -> None:
+        for _name, _value in (("vocab_size", vocab_size), ("embed_size", embed_size),
+                              ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
+            checks.positive_int(_name, _value)
+        checks.dropout("dropout", dropout)
         super().__init__(**kwargs)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = _gru(embed_size + num_hiddens, num_hiddens, num_layers, dropout)
@@ -192,6 +209,7 @@ class Seq2SeqDecoder(Decoder):
 # ------------------------------------------------------------------------------ loss and training
 def sequence_mask(X: torch.Tensor, valid_len: torch.Tensor, value: float = 0) -> torch.Tensor:
     """Set the entries of ``X`` (batch, steps, ...) past each row's ``valid_len`` to ``value`` (in place); returns ``X``."""
+    checks.not_nan("value", value)
     maxlen = X.size(1)
     mask = torch.arange(maxlen, dtype=torch.float32, device=X.device)[None, :] < valid_len[:, None]
     X[~mask] = value
@@ -244,6 +262,10 @@ def train_seq2seq(net: nn.Module, data_iter, lr: float, num_epochs: int, tgt_voc
     shifted right).  Gradients are clipped to norm ``clip``.  Returns the per-epoch losses (mean
     cross-entropy per valid target token) and prints ``损失 …, … 词元/秒 (device)``.
     """
+    checks.positive_number("lr", lr)
+    checks.positive_int("num_epochs", num_epochs)
+    checks.device("device", device, allow_none=True)
+    checks.positive_number("clip", clip)
     device = torch.device(device) if device is not None else torch.device("cpu")
     net.apply(_init_seq2seq)
     net.to(device)
@@ -290,6 +312,8 @@ def predict_seq2seq(net: nn.Module, src_sentence: str, src_vocab, tgt_vocab, num
                     device: Optional[torch.device] = None,
                     save_attention_weights: bool = False) -> tuple[str, list]:
     """Greedy translation of one sentence; returns ``(translation, attention_weights per step)``."""
+    checks.positive_int("num_steps", num_steps)
+    checks.device("device", device, allow_none=True)
     device = torch.device(device) if device is not None else next(net.parameters()).device
     net.eval()
     src_tokens = list(src_vocab[preprocess_nmt(src_sentence).split(" ")]) + [src_vocab[EOS]]
@@ -319,6 +343,7 @@ def bleu(pred_seq: str, label_seq: str, k: int) -> float:
 
     ``p_n`` is the clipped n-gram precision; a prediction shorter than ``n`` tokens has ``p_n = 0``.
     """
+    checks.positive_int("k", k)
     pred_tokens, label_tokens = pred_seq.split(), label_seq.split()
     len_pred, len_label = len(pred_tokens), len(label_tokens)
     if len_pred == 0:

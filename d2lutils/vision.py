@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
+from . import cache, checks
 from .arrays import ArrayLoader
 from .device import try_all_gpus, try_gpu
 from .hub import DataUnavailableError, _check_member, cache_dir, local_mirrors, retrieve
@@ -55,6 +56,9 @@ def resnet18(num_classes: int = 10, in_channels: int = 1, width: int = 64) -> nn
     The children are named ``stem, layer1…layer4, avgpool, flatten, fc``: ``net.fc`` is the output
     layer and ``net[:-1]`` the body (feature extractor) used for fine-tuning.
     """
+    checks.positive_int("num_classes", num_classes)
+    checks.positive_int("in_channels", in_channels)
+    checks.positive_int("width", width)
     c = [width, 2 * width, 4 * width, 8 * width]
     layers = collections.OrderedDict([
         ("stem", nn.Sequential(nn.Conv2d(in_channels, c[0], 3, padding=1, bias=False),
@@ -81,6 +85,7 @@ def train_batch_ch13(net: nn.Module, X: torch.Tensor, y: torch.Tensor, loss, tra
     As in d2l, the gradient is that of ``loss(...).sum()``: with ``reduction='none'`` the learning
     rate acts per example, with ``reduction='mean'`` per batch.
     """
+    checks.device("device", device)
     X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
     net.train()
     trainer.zero_grad(set_to_none=True)
@@ -103,6 +108,8 @@ def train_ch13(net: nn.Module, train_iter, test_iter, loss, trainer, num_epochs:
     ``channels_last`` as in ``train_ch6`` (default: NHWC on the CPU for convolutional models).
     Prints ``训练损失 …, 训练精度 …, 测试精度 …`` and ``… 样本/秒 (device)``; returns the History.
     """
+    checks.positive_int("num_epochs", num_epochs)
+    checks.devices("devices", devices, allow_none=True)
     devices = [torch.device(d) for d in devices] if devices else try_all_gpus()
     device = devices[0]
     net.to(device)
@@ -158,12 +165,18 @@ def pretrained_fashion_resnet(width: int = 8, epochs: int = 2, num_train: int = 
     deterministic from ``seed`` (SGD with momentum 0.9, one-cycle learning-rate schedule). Returns the model
     in eval mode on ``device`` (default ``try_gpu()``) and prints one line with its test accuracy.
     """
+    for _name, _value in (("width", width), ("epochs", epochs), ("num_train", num_train),
+                          ("img_size", img_size), ("batch_size", batch_size)):
+        checks.positive_int(_name, _value)
+    checks.positive_number("lr", lr)
+    checks.int_at_least("seed", seed, 0)
+    checks.device("device", device, allow_none=True)
     device = try_gpu() if device is None else torch.device(device)
     if classes is not None:
-        classes = [int(c) for c in classes]
+        classes = [checks.int_at_least(f"classes[{i}]", c, 0) for i, c in enumerate(checks.non_empty("classes", classes))]
         if not classes or len(set(classes)) != len(classes) or not all(0 <= c < 10 for c in classes):
-            raise ValueError(f"classes 应是 0–9 中互不相同的类别编号（got {classes!r}）；"
-                             f"classes must be distinct Fashion-MNIST labels 0-9")
+            raise checks.ArgumentError(f"classes 应是 0–9 中互不相同的类别编号（got {classes!r}）；"
+                                       f"classes must be distinct Fashion-MNIST labels 0-9")
     tag = "" if classes is None else "_c" + "".join(str(c) for c in classes)
     name = (f"fashion_resnet18_w{width}_e{epochs}_n{num_train}_px{img_size}"
             f"_b{batch_size}_lr{lr:g}_seed{seed}{tag}.pt")
@@ -171,8 +184,10 @@ def pretrained_fashion_resnet(width: int = 8, epochs: int = 2, num_train: int = 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         net = resnet18(10 if classes is None else len(classes), 1, width)
-        test_acc, source = _load_or_train(net, path, width, epochs, num_train, img_size,
-                                          batch_size, lr, seed, device, classes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cache.lock(path):  # a second process waits for the first one's file, then loads it
+            test_acc, source = _load_or_train(net, path, width, epochs, num_train, img_size,
+                                              batch_size, lr, seed, device, classes)
     if verbose:
         which = "" if classes is None else f"类别 {classes} 的"
         print(f"预训练模型 ResNet-18（宽度 {width}，Fashion-MNIST {which}前 {num_train} 张，{img_size} 像素，"
@@ -197,12 +212,27 @@ def _class_subset_loaders(classes, batch_size, img_size, num_train, device):
     return loaders[0], loaders[1]
 
 
+def _read_cached_model(net: nn.Module, path: Path) -> Optional[dict]:
+    """The saved dict when ``path`` holds weights that fit ``net``; a damaged or foreign file is removed."""
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if {k: v.shape for k, v in saved["state_dict"].items()} != {k: v.shape for k, v in net.state_dict().items()}:
+            raise ValueError("weights that do not fit the model")
+        float(saved["test_acc"])
+        return saved
+    except Exception as err:  # noqa: BLE001 - truncated, foreign or unreadable: train again
+        cache.discard(path, f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}")
+        return None
+
+
 def _load_or_train(net, path, width, epochs, num_train, img_size, batch_size, lr, seed, device,
                    classes=None):
-    if path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = _read_cached_model(net, path)
+    if saved is not None:
         net.load_state_dict(saved["state_dict"])
-        test_acc, source = float(saved["test_acc"]), "从缓存载入 (loaded from cache)"
+        test_acc, source = float(saved["test_acc"]), "从缓存载入"
     else:
         if classes is None:
             train_iter, test_iter = load_data_fashion_mnist(
@@ -232,7 +262,7 @@ def _load_or_train(net, path, width, epochs, num_train, img_size, batch_size, lr
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-        source = "新训练并存入缓存 (trained and cached)"
+        source = "新训练并存入缓存"
     return test_acc, source
 
 
@@ -257,6 +287,8 @@ def download_extract(name: str, *, download: bool = True, timeout: float = 30.0)
     (when ``download``) and accepted only with the published sha1. Raises ``DataUnavailableError``
     when no checked copy can be had; an unchecked file is never used.
     """
+    checks.one_of("name", name, tuple(DATA_HUB))
+    checks.positive_number("timeout", timeout)
     url, sha1 = DATA_HUB[name]
     fname = url.rsplit("/", 1)[-1]
     archive = next((folder / fname for folder in [cache_dir()] + local_mirrors()
@@ -270,22 +302,15 @@ def download_extract(name: str, *, download: bool = True, timeout: float = 30.0)
     if archive is None:
         raise DataUnavailableError(f"本地没有 {fname}（sha1 {sha1[:12]}…），且未允许下载")
     dest = cache_dir() / "extracted" / fname[:-len(".zip")]
-    marker = dest / ".d2l-extracted"
-    if marker.is_file() and marker.read_text() == sha1:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
+
+    def unpack(tmp: Path) -> None:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 _check_member(info.filename)
             zf.extractall(tmp)
         (tmp / ".d2l-extracted").write_text(sha1)
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+    # under a lock, with a manifest: a damaged or half-written folder is noticed and unpacked again
+    return cache.build_folder(dest, unpack, {"sha1": sha1})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +339,9 @@ def reorg_train_valid(data_dir: PathLike, labels: dict[str, str], valid_ratio: f
     list more files); files are taken in sorted order, so the split repeats. Returns the number of
     validation images per class.
     """
+    checks.non_empty("labels", labels)
+    if checks.number_in_range("valid_ratio", valid_ratio, 0.0, 1.0, high_open=True) == 0:
+        checks.positive_number("valid_ratio", valid_ratio)
     data_dir = Path(data_dir)
     files = sorted(os.listdir(data_dir / "train"))
     # count the images that are there: a label file may list more (e.g. a sample of the data)
@@ -348,6 +376,8 @@ def read_image_folder(root: PathLike, size: Optional[Union[int, tuple[int, int]]
     converted to RGB and, when ``size`` (an int means a square) is given, resized with
     ``transforms.v2.Resize`` so that they stack.
     """
+    if size is not None:
+        checks.positive_int("size", size) if isinstance(size, int) else checks.positive_ints("size", size, 2)
     from torchvision.datasets import ImageFolder
     from torchvision.transforms import v2
 
@@ -393,6 +423,9 @@ def image_loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int, sh
     Each batch becomes float32 in [0, 1], then ``augment`` (applied per image, see ``per_sample``)
     and ``transform`` (applied to the whole batch, e.g. ``v2.Normalize``) run on the device.
     """
+    checks.positive_int("batch_size", batch_size)
+    checks.device("device", device, allow_none=True)
+    checks.int_at_least("seed", seed, 0, allow_none=True)
     from torchvision.transforms import v2
 
     to_float = v2.ToDtype(torch.float32, scale=True)
