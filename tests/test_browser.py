@@ -228,3 +228,152 @@ def test_footer_and_favicon(visit):
     page = visit(NDARRAY, DESKTOP).page
     assert "本书作者" not in page.locator("footer").first.inner_text()
     assert page.locator("link[rel='icon']").count() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Every page at both widths: equations, diagrams and the page itself fit the reader's screen
+# (issue 30; _static/d2l-fit.js, _static/d2l.css, tools/d2l_sphinx.py). Each check is a function
+# run in the page, returning what is wrong; each has a negative test below that breaks a page.
+# ---------------------------------------------------------------------------------------------
+
+MIN_TEXT_PX = 11
+EQUATION_PROBLEMS = r"""(desktop) => {
+  const out = [];
+  document.querySelectorAll('.bd-article mjx-container[display="true"]').forEach((c, i) => {
+    const box = c.closest('div.math') || c.parentElement;
+    const name = box.id || `display equation ${i + 1}`;
+    const over = c.scrollWidth > c.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1;
+    if (!over) return;
+    if (desktop) { out.push(`${name} is ${c.scrollWidth} px wide in a ${c.clientWidth} px column`); return; }
+    const cue = getComputedStyle(box, '::after').content || '';
+    if (!box.classList.contains('d2l-scrolls') || !cue.includes('滑动'))
+      out.push(`${name} is cut off without a cue (${c.scrollWidth} px in ${c.clientWidth} px)`);
+  });
+  return out;
+}"""
+DIAGRAM_PROBLEMS = r"""(minPx) => {
+  const out = [];
+  document.querySelectorAll('.bd-article object.graphviz').forEach((o, i) => {
+    if (!o.getBoundingClientRect().width || !o.contentDocument) return;  // not shown at this width
+    let smallest = Infinity;
+    o.contentDocument.querySelectorAll('text').forEach(t => {
+      const m = t.getScreenCTM();
+      if (m) smallest = Math.min(smallest, parseFloat(t.getAttribute('font-size')) * Math.hypot(m.a, m.b));
+    });
+    const name = (o.getAttribute('data') || '').split('/').pop();
+    if (smallest < minPx) out.push(`${name}: text ${smallest.toFixed(1)} px`);
+    const wrap = o.closest('div.graphviz');
+    if (wrap && wrap.scrollWidth > wrap.clientWidth + 1) {
+      const hint = wrap.nextElementSibling;
+      if (!wrap.classList.contains('d2l-scrolls') || !hint || !hint.classList.contains('d2l-scroll-hint'))
+        out.push(`${name}: scrolls sideways without a cue`);
+    }
+  });
+  return out;
+}"""
+PAGE_WIDTH = "() => document.documentElement.scrollWidth"
+
+
+def all_pages(html: Path) -> list[str]:
+    return sorted(p.relative_to(html).as_posix() for p in (html / "chapters").rglob("*.html"))
+
+
+def settle(page) -> None:
+    """Wait until MathJax has typeset, d2l-fit.js has fitted the page and every diagram has loaded."""
+    if page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')"):
+        page.wait_for_function("() => document.documentElement.dataset.d2lFit === 'done'")
+    page.wait_for_function("() => [...document.querySelectorAll('object')].every(o => o.contentDocument"
+                           " && o.contentDocument.readyState === 'complete')")
+    page.wait_for_timeout(150)  # d2l-fit.js sizes a diagram on its load event
+
+
+def fit_problems(page, width: int) -> list[str]:
+    problems = page.evaluate(EQUATION_PROBLEMS, width == DESKTOP)
+    problems += page.evaluate(DIAGRAM_PROBLEMS, MIN_TEXT_PX)
+    wide = page.evaluate(PAGE_WIDTH)
+    if wide > width:
+        problems.append(f"the page is {wide} px wide on a {width} px screen (scrolls sideways)")
+    return problems
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_every_page_fits_the_screen(browser, site, book_build, width):
+    """At 1400 px no display equation is wider than its column; at 400 px one that is scrolls in its
+    box with a visible cue. No diagram text under 11 px; a diagram that scrolls says so. No page
+    scrolls sideways."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = []
+    try:
+        for path in all_pages(book_build[0]):
+            page.goto(site + path, wait_until="load")
+            settle(page)
+            problems += [f"{path}: {p}" for p in fit_problems(page, width)]
+    finally:
+        context.close()
+    assert not problems, f"{len(problems)} problems at {width} px:\n" + "\n".join(problems)
+
+
+WIDE_PAGE = "chapters/optimization/momentum-adam.html"  # numbered equations and a long LR diagram
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_fit_checks_can_fail(visit, width):
+    v = visit(WIDE_PAGE, width)
+    page = v.page
+    settle(page)
+    assert fit_problems(page, width) == []
+    # an equation made too wide, its cue taken away
+    page.evaluate("""() => { const c = document.querySelector('.bd-article mjx-container[display="true"]');
+        c.style.fontSize = '600%'; c.closest('div.math').classList.remove('d2l-scrolls'); }""")
+    assert any("equation" in p and ("cut off" in p or "column" in p) for p in page.evaluate(EQUATION_PROBLEMS, width == DESKTOP))
+    # a diagram squeezed until its text is tiny
+    page.evaluate("""() => { const o = document.querySelector('.bd-article object.graphviz:not(.d2l-graph-narrow)')
+        || document.querySelector('.bd-article object.graphviz');
+        document.querySelectorAll('.bd-article object.graphviz').forEach(x => { x.style.width = '120px'; x.style.maxWidth = '120px'; }); }""")
+    assert any("text" in p for p in page.evaluate(DIAGRAM_PROBLEMS, MIN_TEXT_PX))
+    # something that widens the page
+    page.evaluate("() => { const d = document.createElement('div'); d.style.width = '3000px'; d.textContent = 'x';"
+                  " document.querySelector('.bd-article').appendChild(d); }")
+    assert page.evaluate(PAGE_WIDTH) > width
+
+
+def test_setup_cells_are_folded_and_glue_cells_gone(visit):
+    page = visit("chapters/linear-networks/softmax-regression.html", DESKTOP).page
+    settle(page)
+    setup = page.locator("details.d2l-setup")
+    assert setup.count() == 1, "the parameter and Colab cells are not folded"
+    assert not page.locator(".cell.tag_parameters").first.is_visible()
+    assert "google.colab" not in page.locator(".bd-article").inner_text()  # folded, so not in the visible text
+    setup.locator("summary").click()
+    assert page.locator(".cell.tag_parameters").first.is_visible()
+
+
+def test_one_search_box_on_desktop(visit):
+    page = visit(NDARRAY, DESKTOP).page
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.search-button-field, .search-button__button')]
+        .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+                       && getComputedStyle(e).visibility !== 'hidden'; }).length""")
+    assert boxes == 1, f"{boxes} search boxes on a wide screen"
+
+
+def test_search_summaries_are_body_text(visit):
+    page = visit("search.html?q=注意力", DESKTOP).page
+    page.locator("#search-results ul.search li p.context").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_000)
+    summaries = page.locator("#search-results ul.search li p.context").all_inner_texts()
+    assert summaries
+    furniture = [s for s in summaries if ".pdf" in s or ".ipynb" in s or re.search(r"目录\s*\d+\.\d+", s)]
+    assert not furniture, f"search summaries show page furniture: {furniture[:3]}"
+    assert sum("注意力" in s for s in summaries) >= len(summaries) // 2
+
+
+def test_status_page_headers_and_maintainer_lists(visit):
+    page = visit("chapters/status.html", DESKTOP).page
+    heights = page.evaluate("""() => [...document.querySelectorAll('table.d2l-status th')]
+        .map(th => th.getBoundingClientRect().height / (parseFloat(getComputedStyle(th).lineHeight) || 24))""")
+    assert heights and max(heights) < 2.5, f"a header of the status table wraps: {heights}"
+    lists = page.locator(".admonition.dropdown:has-text('维护者用')")
+    assert lists.count() >= 1, "the maintainers' lists are not folded"
+    assert not lists.first.locator("li").first.is_visible()
