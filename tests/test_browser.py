@@ -282,8 +282,9 @@ def settle(page) -> None:
     """Wait until MathJax has typeset, d2l-fit.js has fitted the page and every diagram has loaded."""
     if page.evaluate("() => !!document.querySelector('script[src*=\"mathjax\"]')"):
         page.wait_for_function("() => document.documentElement.dataset.d2lFit === 'done'")
-    page.wait_for_function("() => [...document.querySelectorAll('object')].every(o => o.contentDocument"
-                           " && o.contentDocument.readyState === 'complete')")
+    # a diagram hidden at this width (d2l-graph-wide / -narrow) never loads: wait for the shown ones
+    page.wait_for_function("() => [...document.querySelectorAll('object')].filter(o => o.getClientRects().length)"
+                           ".every(o => o.contentDocument && o.contentDocument.readyState === 'complete')")
     page.wait_for_timeout(150)  # d2l-fit.js sizes a diagram on its load event
 
 
