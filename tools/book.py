@@ -730,15 +730,16 @@ def write_status(out: Path | None = None) -> Path:
             "记录所用的 CPU（括号里是 torch 在这颗 CPU 上选用的向量指令集；换一种 CPU，"
             "训练结果会在各节测得的波动范围内变动，见 `tests/summary_spread.json`）：", "",
             *(f"- {name}：{count} 节" for name, count in sorted(cpus.items(), key=lambda kv: -kv[1])), "",
-            "## 等待 GPU 上 full 配置记录的章节", "",
+            # lists for the book's maintainers, folded (an admonition with class dropdown opens on a click)
+            "::::{admonition} 维护者用：等待 GPU 上 full 配置记录的章节", ":class: dropdown", "",
             "下面这些训练类章节目前的记录来自 quick 配置或 CPU；有 GPU 时用 "
             "`python tools/book.py run --profile full <章节>` 重新记录（`run` 不会用更便宜的运行覆盖 full 或 GPU 记录）。",
-            "", *(f"- {w}" for w in waiting), "",
-            *(["## 辅助模块更新后等待重新记录的章节", "",
+            "", *(f"- {w}" for w in waiting), "", "::::", "",
+            *(["::::{admonition} 维护者用：辅助模块更新后等待重新记录的章节", ":class: dropdown", "",
                 "这些章节的记录来自 full 配置（GPU 或很长的 CPU 运行），在那之后它们用到的 `d2lutils` 模块改动过；"
                 "记录仍是那次真实运行的结果，但要用当前代码的结果，需在 GPU 上用 `bash tools/gpu-pass.sh` 或 "
                 "`python tools/book.py run --profile full <章节>` 重新记录。", "",
-                *(f"- {w}" for w in outdated), ""] if outdated else [])]
+                *(f"- {w}" for w in outdated), "", "::::", ""] if outdated else [])]
     out = out or ROOT / "chapters" / "status.md"   # tests pass a temporary path
     out.write_text("\n".join(text), encoding="utf-8")
     return out
