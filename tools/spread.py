@@ -287,6 +287,10 @@ def cmd_measure(args) -> int:
                   f"(the code changed since the recording: re-record it first)", flush=True)
             failed.append(key(md))
             continue
+        have = load().get(key(md))
+        if args.missing and have and have["code_sha256"] == code_sha256(md) and set(names) <= set(have["runs"]):
+            print(f"  已测过，跳过 (already measured) {key(md)}", flush=True)
+            continue
         print(f"▶ {key(md)}" + (f"（记录已过期 / stale: {stale}）" if stale else ""), flush=True)
         entry = measure(md, names)
         from filelock import FileLock
@@ -322,6 +326,8 @@ def main(argv=None) -> int:
     p.add_argument("sections", nargs="*", help="default: every trained quick-profile section")
     p.add_argument("--perturb", default=None,
                    help=f"comma-separated subset of {','.join(PERTURBATIONS)}, or rerun (no change)")
+    p.add_argument("--missing", action="store_true",
+                   help="skip sections already measured for their current code under these perturbations")
     p = sub.add_parser("show", help="the widest spreads first")
     p.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
