@@ -11,12 +11,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402
+from booklib import paths  # noqa: E402
 
 
 def test_new_writes_a_valid_section(tmp_path, monkeypatch, capsys):
     import jupytext
     import nbformat
-    monkeypatch.setattr(book, "ROOT", tmp_path)  # chapters/ of a scratch book; the template stays the real one
+    monkeypatch.setattr(paths, "ROOT", tmp_path)  # chapters/ of a scratch book; the template stays the real one
     assert book.main(["new", "linear-networks", "weight-decay", "--lecture", "7", "--title", "权重衰减"]) == 0
     md = tmp_path / "chapters" / "linear-networks" / "weight-decay.md"
     assert "chapters/linear-networks/weight-decay.md" in capsys.readouterr().out

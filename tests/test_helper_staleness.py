@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402
+from booklib import paths, run, status, toc  # noqa: E402
 
 PACKAGE = {
     "__init__.py": "from .config import setup\nfrom .train import train_ch3, Accumulator\n"
@@ -37,7 +38,7 @@ def helpers(tmp_path, monkeypatch) -> Path:
     pkg.mkdir()
     for name, text in PACKAGE.items():
         (pkg / name).write_text(text, encoding="utf-8")
-    monkeypatch.setattr(book, "HELPERS", pkg)
+    monkeypatch.setattr(paths, "HELPERS", pkg)
     return pkg
 
 
@@ -85,9 +86,9 @@ def test_run_reexecutes_stale_sections_and_status_shows_them(helpers, tmp_path, 
     sections["old"] = record(tmp_path, "old", SECTIONS["trains"], with_helpers=False)
     (helpers / "train.py").write_text(PACKAGE["train.py"] + "\n# changed\n", encoding="utf-8")
     executed = []
-    monkeypatch.setattr(book, "toc_sections", lambda: list(sections.values()))
-    monkeypatch.setattr(book, "execute", lambda md, profile, timeout: (executed.append(md.stem), (True, "ok"))[1])
-    monkeypatch.setattr(book, "write_status", lambda out=None: tmp_path / "status.md")
+    monkeypatch.setattr(toc, "toc_sections", lambda: list(sections.values()))
+    monkeypatch.setattr(run, "execute", lambda md, profile, timeout: (executed.append(md.stem), (True, "ok"))[1])
+    monkeypatch.setattr(status, "write_status", lambda out=None: tmp_path / "status.md")
     assert book.main(["run"]) == 0
     # "old" was recorded before helpers_sha256 existed: unknown counts as up to date
     assert executed == ["trains"]

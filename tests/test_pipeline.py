@@ -9,6 +9,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import book  # noqa: E402
+from booklib import toc  # noqa: E402
 
 SECTION = """---
 jupytext:
@@ -163,7 +164,7 @@ def test_invalid_front_matter_names_the_file_and_spares_the_others(tmp_path, mon
     ok, msg = book.execute(bad, "quick", 60)
     assert not ok and "bad.md" in msg
     good = write(tmp_path, "1")
-    monkeypatch.setattr(book, "toc_sections", lambda: [bad, good])
+    monkeypatch.setattr(toc, "toc_sections", lambda: [bad, good])
     page = book.write_status(tmp_path / "status.md").read_text(encoding="utf-8")   # does not raise
     assert "bad.md" in capsys.readouterr().out and "坏的头部" in page
 
