@@ -19,7 +19,6 @@ from typing import Callable, Optional, Sequence, Union
 import pooch
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
 from . import cache, checks
 from .arrays import ArrayLoader
@@ -39,6 +38,8 @@ PathLike = Union[str, os.PathLike]
 # ---------------------------------------------------------------------------------------------
 
 def _stage(in_channels: int, channels: int, num_blocks: int, stride: int) -> nn.Sequential:
+    # imported here: torchvision costs ~1.3 s at start-up, and most sections never build a ResNet
+    from torchvision.models.resnet import BasicBlock
     downsample = None
     if stride != 1 or in_channels != channels:
         downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False),
