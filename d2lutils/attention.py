@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import torch
 from matplotlib import pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from . import checks
@@ -35,6 +36,8 @@ def show_heatmaps(matrices, xlabel: str, ylabel: str, titles: Optional[Sequence[
         for j in range(num_cols):
             ax = axes[i, j]
             pcm = ax.imshow(matrices[i, j].numpy(), cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # positions are whole numbers
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             if i == num_rows - 1:
                 ax.set_xlabel(xlabel)
             if j == 0:
