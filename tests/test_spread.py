@@ -112,3 +112,15 @@ def test_a_separate_measurement_is_combined_with_the_stored_one():
     assert set(both["runs"]) == {"seed", "threads"} and (table["min"], table["max"]) == (0.78, 0.83)
     other_code = dict(second, code_sha256="y")
     assert set(spread.combine(first, other_code)["runs"]) == {"threads"}  # another code: start again
+
+
+def test_glued_numbers_are_read_as_myst_nb_stores_them():
+    import nbformat
+    hidden = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "0.884"},
+              "metadata": {"scrapbook": {"name": "acc", "mime_prefix": "application/papermill.record/"}}}
+    shown = {"output_type": "display_data", "data": {"text/plain": "12"},
+             "metadata": {"scrapbook": {"name": "n", "mime_prefix": ""}}}
+    words = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "'il est'"},
+             "metadata": {"scrapbook": {"name": "s", "mime_prefix": "application/papermill.record/"}}}
+    cell = nbformat.v4.new_code_cell("", outputs=[nbformat.from_dict(o) for o in (hidden, shown, words)])
+    assert spread.glued_numbers(nbformat.v4.new_notebook(cells=[cell])) == {"acc": 0.884, "n": 12.0}

@@ -92,8 +92,10 @@ def glued_numbers(nb) -> dict[str, float]:
     found = {}
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = o.get("data", {}).get("text/plain")
+            scrap = o.get("metadata", {}).get("scrapbook", {})
+            name, data = scrap.get("name"), o.get("data", {})
+            # myst-nb's glue(display=False) stores the value under "<mime_prefix>text/plain"
+            text = data.get(scrap.get("mime_prefix", "") + "text/plain", data.get("text/plain"))
             if name is None or text is None:
                 continue
             try:
