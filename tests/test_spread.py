@@ -97,6 +97,8 @@ def test_perturbations_change_what_they_say():
     assert spread.perturbation("threads", 2)[1] == {"D2L_NUM_THREADS": "1"}
     assert "mkldnn.enabled = False" in spread.perturbation("mkldnn", 1)[0]
     assert "seed + 1" in spread.perturbation("seed", 1)[0]
+    assert spread.perturbation("avx2", 1) == (None, {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                                                     "MKL_ENABLE_INSTRUCTIONS": "AVX2"})
     with pytest.raises(ValueError, match="未知的扰动"):
         spread.perturbation("moon-phase", 1)
 
@@ -124,3 +126,13 @@ def test_glued_numbers_are_read_as_myst_nb_stores_them():
              "metadata": {"scrapbook": {"name": "s", "mime_prefix": "application/papermill.record/"}}}
     cell = nbformat.v4.new_code_cell("", outputs=[nbformat.from_dict(o) for o in (hidden, shown, words)])
     assert spread.glued_numbers(nbformat.v4.new_notebook(cells=[cell])) == {"acc": 0.884, "n": 12.0}
+
+
+def test_the_avx2_perturbation_reaches_torch():
+    """The environment of the avx2 perturbation makes torch pick kernels without AVX-512, as on such a CPU."""
+    import os
+    import subprocess
+    env = {**os.environ, **spread.perturbation("avx2", 1)[1]}
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out in {"AVX2", "DEFAULT", "NO AVX", "ZVECTOR", "VSX", "SVE256", "SVE"} and "512" not in out, out

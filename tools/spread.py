@@ -41,7 +41,9 @@ _choose = _train.use_channels_last
 def _nchw(net, device, channels_last=None):
     return _choose(net, device, False if channels_last is None else channels_last)
 _train.use_channels_last = _vision.use_channels_last = _nchw"""
-PERTURBATIONS = ("seed", "threads", "mkldnn", "channels_last")  # and "rerun": no change
+# A CPU without AVX-512 (most AMD and older Intel CPUs): torch's own kernels, oneDNN and MKL all limited to AVX2.
+_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+PERTURBATIONS = ("seed", "threads", "mkldnn", "channels_last", "avx2")  # and "rerun": no change
 CONV_TRAINERS = re.compile(r"\b(train_ch6|train_ch13|train_segmentation|train_fine_tuning)\(")
 
 # Tolerance of the summary check = MARGIN × the largest move measured + a floor (absolute for
@@ -63,6 +65,8 @@ def perturbation(name: str, recorded_threads: int | None) -> tuple[str | None, d
         return _MKLDNN, {}
     if name == "channels_last":
         return _NCHW, {}
+    if name == "avx2":
+        return None, dict(_AVX2)
     raise ValueError(f"未知的扰动 {name!r}，可选 {', '.join(PERTURBATIONS)} (unknown perturbation)")
 
 
