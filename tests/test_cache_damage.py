@@ -4,12 +4,10 @@ building the same entry at once both end with a good one. Tiny settings: each te
 from __future__ import annotations
 
 import hashlib
-import io
 import multiprocessing
 import os
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import torch
 
 import d2lutils as d2l
 from d2lutils import bert, cache, detection, segmentation, vision
+from archives import zip_bytes
 
 FORK = multiprocessing.get_context("fork")  # the children reuse the imported torch: fast
 
@@ -139,19 +138,11 @@ def test_load_or_build_replaces_a_damaged_file(tmp_path):
     assert len(calls) == 2 and path.read_text() == "12345\n"
 
 
-def _zip_with(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("damage", [_truncate, _foreign])
 def test_members_taken_from_a_zip_are_checked_by_crc(tmp_path, damage):
     archive = tmp_path / "a.zip"
     payload = os.urandom(5000)
-    archive.write_bytes(_zip_with({"d/x.bin": payload}))
+    archive.write_bytes(zip_bytes({"d/x.bin": payload}))
     out = tmp_path / "out" / "x.bin"
     cache.extract_members(archive, {"d/x.bin": out})
     assert out.read_bytes() == payload
@@ -271,7 +262,7 @@ def test_voc_standin_rebuilt_after_damage_and_built_once_by_two_processes(tmp_pa
 
 def test_kaggle_archive_extraction_is_checked(tmp_path, monkeypatch):
     payload = {"tiny/train/1.png": os.urandom(300), "tiny/trainLabels.csv": b"id,label\n1,cat\n"}
-    data = _zip_with(payload)
+    data = zip_bytes(payload)
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "tiny.zip").write_bytes(data)
@@ -290,7 +281,7 @@ def test_wikitext_and_snli_files_are_checked_against_their_zip(tmp_path, monkeyp
     wiki = {"wikitext-2/wiki.train.tokens": b" = Title = \n a b . c d . \n" * 50}
     snli = {"snli_1.0/snli_1.0_train.txt": b"gold_label\tsentence1\tsentence2\n" + b"neutral\ta\tb\n" * 20,
             "snli_1.0/snli_1.0_test.txt": b"gold_label\tsentence1\tsentence2\nentailment\tc\td\n"}
-    archives = {"wikitext-2-v1.zip": _zip_with(wiki), "snli_1.0.zip": _zip_with(snli)}
+    archives = {"wikitext-2-v1.zip": zip_bytes(wiki), "snli_1.0.zip": zip_bytes(snli)}
     monkeypatch.setenv("D2L_DATA_DIR", str(tmp_path))
 
     def fake_download(url, sha1, fname):
@@ -314,7 +305,7 @@ def test_extracted_dataset_archive_is_checked(isolated_data, monkeypatch, tmp_pa
     """hub.extract (e.g. fra-eng.zip for read_data_nmt): a damaged file is noticed, the archive extracted again."""
     from d2lutils import hub
     payload = {"pkg/fra.txt": b"go .\tva !\n" * 200}
-    data = _zip_with(payload)
+    data = zip_bytes(payload)
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "pkg.zip").write_bytes(data)

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from d2lutils import hub
+from archives import zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOAD = os.urandom(50_000)
@@ -123,16 +122,8 @@ def test_two_processes_fetch_the_same_file(http_server, isolated_data, monkeypat
     assert leftovers(isolated_data) == [target]
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 def test_extract_zip_once(isolated_data, monkeypatch, tmp_path):
-    data = _zip({"pkg/a.txt": b"hello", "pkg/sub/b.txt": b"world"})
+    data = zip_bytes({"pkg/a.txt": b"hello", "pkg/sub/b.txt": b"world"})
     mirror = tmp_path / "m"
     mirror.mkdir()
     (mirror / "pkg.zip").write_bytes(data)
@@ -146,7 +137,7 @@ def test_extract_zip_once(isolated_data, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("evil", ["../evil.txt", "/abs/evil.txt", "ok/../../evil.txt"])
 def test_extract_rejects_zip_slip(isolated_data, monkeypatch, tmp_path, evil):
-    data = _zip({"fine.txt": b"x", evil: b"pwned"})
+    data = zip_bytes({"fine.txt": b"x", evil: b"pwned"})
     mirror = tmp_path / "m"
     mirror.mkdir()
     (mirror / "evil.zip").write_bytes(data)
